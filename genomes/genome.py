@@ -1,0 +1,284 @@
+"""The Genome value: an immutable DAG of nodes between the network input and the classifier head.
+
+A node merges its inputs (``add`` or ``concat``), applies one operation, then one activation.
+Node ids are positive integers; id ``0`` (``INPUT``) stands for the network input after the stem.
+The genome names the node whose output feeds the head, and the head kind: ``flatten`` or ``gap``
+(global average pooling over the spatial axes), followed by a linear classifier that the decoder
+sizes from the task.
+"""
+
+from __future__ import annotations
+
+import heapq
+import json
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any, Iterable, Mapping
+
+from genomes.errors import InvalidGenomeError
+from genomes.ops import ACTIVATIONS, MERGES, OPERATIONS
+
+INPUT = 0
+HEADS = ("flatten", "gap")
+FORMAT_VERSION = 1
+
+
+def _freeze_params(params: Mapping[str, Any] | Iterable[tuple[str, Any]]) -> tuple[tuple[str, Any], ...]:
+    items = params.items() if isinstance(params, Mapping) else params
+    return tuple(sorted((str(key), value) for key, value in items))
+
+
+@dataclass(frozen=True)
+class Node:
+    """One vertex of the DAG. ``inputs`` keeps its order, which matters for ``concat``."""
+
+    id: int
+    op: str
+    params: tuple[tuple[str, Any], ...] = ()
+    activation: str = "identity"
+    merge: str = "add"
+    inputs: tuple[int, ...] = (INPUT,)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "params", _freeze_params(self.params))
+        object.__setattr__(self, "inputs", tuple(self.inputs))
+
+    @property
+    def param_dict(self) -> Mapping[str, Any]:
+        return MappingProxyType(dict(self.params))
+
+    def resolved_params(self) -> dict[str, int]:
+        """Parameters with the operation's defaults filled in (the node must have a known op)."""
+        return OPERATIONS[self.op].resolve(dict(self.params))
+
+    def replace(self, **changes: Any) -> Node:
+        fields = {"id": self.id, "op": self.op, "params": self.params, "activation": self.activation,
+                  "merge": self.merge, "inputs": self.inputs}
+        fields.update(changes)
+        return Node(**fields)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "op": self.op, "params": dict(self.params),
+                "activation": self.activation, "merge": self.merge, "inputs": list(self.inputs)}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Node:
+        unknown = set(data) - {"id", "op", "params", "activation", "merge", "inputs"}
+        if unknown:
+            raise InvalidGenomeError(f"node {data.get('id')!r}: unknown field(s) {sorted(unknown)}")
+        try:
+            return cls(id=data["id"], op=data["op"], params=data.get("params", {}),
+                       activation=data.get("activation", "identity"), merge=data.get("merge", "add"),
+                       inputs=tuple(data.get("inputs", (INPUT,))))
+        except KeyError as missing:
+            raise InvalidGenomeError(f"node {data.get('id')!r}: missing field {missing}") from None
+
+
+@dataclass(frozen=True)
+class Genome:
+    """An immutable network description. Build variants with ``replace_nodes`` or ``with_node``."""
+
+    nodes: tuple[Node, ...]
+    output: int
+    head: str = "flatten"
+    _index: Mapping[int, Node] = field(init=False, repr=False, compare=False, hash=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "nodes", tuple(self.nodes))
+        object.__setattr__(self, "_index", MappingProxyType({n.id: n for n in self.nodes}))
+
+    # -- access ---------------------------------------------------------------------------------
+
+    def node(self, node_id: int) -> Node:
+        try:
+            return self._index[node_id]
+        except KeyError:
+            raise InvalidGenomeError(f"node {node_id} is not in the genome") from None
+
+    def __contains__(self, node_id: object) -> bool:
+        return node_id in self._index
+
+    @property
+    def ids(self) -> tuple[int, ...]:
+        return tuple(n.id for n in self.nodes)
+
+    def next_id(self) -> int:
+        return max(self.ids, default=INPUT) + 1
+
+    def edges(self) -> list[tuple[int, int]]:
+        """Every (source, target) pair, the input included as source 0, in node order."""
+        return [(src, n.id) for n in self.nodes for src in n.inputs]
+
+    def consumers(self) -> dict[int, list[int]]:
+        """For each source id (the input included), the ids of the nodes that read it."""
+        readers: dict[int, list[int]] = {INPUT: []}
+        for n in self.nodes:
+            readers.setdefault(n.id, [])
+        for src, dst in self.edges():
+            readers.setdefault(src, []).append(dst)
+        return readers
+
+    # -- structure ------------------------------------------------------------------------------
+
+    def validate(self) -> Genome:
+        """Check the graph and return self; raise InvalidGenomeError naming the node or edge at fault."""
+        if not self.nodes:
+            raise InvalidGenomeError("the genome has no nodes; add at least one node")
+        seen: set[int] = set()
+        for n in self.nodes:
+            if isinstance(n.id, bool) or not isinstance(n.id, int) or n.id <= INPUT:
+                raise InvalidGenomeError(f"node id {n.id!r} is invalid; ids are integers >= 1")
+            if n.id in seen:
+                raise InvalidGenomeError(f"node id {n.id} is used twice; ids must be unique")
+            seen.add(n.id)
+        for n in self.nodes:
+            self._validate_node(n, seen)
+        if self.output not in seen:
+            raise InvalidGenomeError(
+                f"output node {self.output!r} is missing; the output must name one of the nodes {sorted(seen)}"
+            )
+        if self.head not in HEADS:
+            raise InvalidGenomeError(f"head {self.head!r} is unknown; use one of {list(HEADS)}")
+        self.topological_order()
+        return self
+
+    @staticmethod
+    def _validate_node(n: Node, ids: set[int]) -> None:
+        if n.op not in OPERATIONS:
+            raise InvalidGenomeError(
+                f"node {n.id}: unknown operation {n.op!r}; known operations: {sorted(OPERATIONS)}"
+            )
+        try:
+            n.resolved_params()
+        except ValueError as error:
+            raise InvalidGenomeError(f"node {n.id}: {error}") from None
+        if n.activation not in ACTIVATIONS:
+            raise InvalidGenomeError(
+                f"node {n.id}: unknown activation {n.activation!r}; known: {sorted(ACTIVATIONS)}"
+            )
+        if n.merge not in MERGES:
+            raise InvalidGenomeError(f"node {n.id}: unknown merge {n.merge!r}; use one of {list(MERGES)}")
+        if not n.inputs:
+            raise InvalidGenomeError(f"node {n.id} has no inputs; connect it to the input (0) or a node")
+        for src in n.inputs:
+            if src == n.id:
+                raise InvalidGenomeError(f"edge {src} -> {n.id} is a self-loop; a node cannot read itself")
+            if src != INPUT and src not in ids:
+                raise InvalidGenomeError(
+                    f"edge {src} -> {n.id} is dangling: node {src} does not exist"
+                )
+
+    def topological_order(self) -> list[int]:
+        """Node ids with every node after its inputs; ties go to the smaller id.
+
+        Raises InvalidGenomeError naming the nodes on a cycle.
+        """
+        pending = {n.id: len([s for s in set(n.inputs) if s != INPUT]) for n in self.nodes}
+        readers = self.consumers()
+        ready = [nid for nid, count in pending.items() if count == 0]
+        heapq.heapify(ready)
+        order = []
+        while ready:
+            nid = heapq.heappop(ready)
+            order.append(nid)
+            for reader in set(readers.get(nid, ())):
+                pending[reader] -= 1
+                if pending[reader] == 0:
+                    heapq.heappush(ready, reader)
+        if len(order) < len(self.nodes):
+            stuck = sorted(set(pending) - set(order))
+            raise InvalidGenomeError(f"cycle through nodes {self._find_cycle(stuck)}; the graph must be acyclic")
+        return order
+
+    def _find_cycle(self, candidates: list[int]) -> str:
+        # Walk backwards along inputs inside the stuck set until a node repeats.
+        stuck = set(candidates)
+        path: list[int] = []
+        current = candidates[0]
+        while current not in path:
+            path.append(current)
+            current = next(s for s in self.node(current).inputs if s in stuck)
+        cycle = path[path.index(current):][::-1]
+        return " -> ".join(str(nid) for nid in cycle + [cycle[0]])
+
+    def live_ids(self) -> set[int]:
+        """Ids of the nodes that have a path to the output."""
+        live: set[int] = set()
+        stack = [self.output]
+        while stack:
+            nid = stack.pop()
+            if nid == INPUT or nid in live or nid not in self:
+                continue
+            live.add(nid)
+            stack.extend(self.node(nid).inputs)
+        return live
+
+    def pruned(self) -> Genome:
+        """A copy without dead nodes (nodes with no path to the output)."""
+        live = self.live_ids()
+        if len(live) == len(self.nodes):
+            return self
+        return Genome(tuple(n for n in self.nodes if n.id in live), self.output, self.head)
+
+    # -- building variants ----------------------------------------------------------------------
+
+    def replace_nodes(self, nodes: Iterable[Node], output: int | None = None,
+                      head: str | None = None) -> Genome:
+        return Genome(tuple(nodes), self.output if output is None else output,
+                      self.head if head is None else head)
+
+    def with_node(self, node: Node) -> Genome:
+        """A copy where the node with ``node.id`` is replaced, or added when the id is new."""
+        if node.id in self:
+            return self.replace_nodes(node if n.id == node.id else n for n in self.nodes)
+        return self.replace_nodes((*self.nodes, node))
+
+    def relabeled(self, mapping: Mapping[int, int]) -> Genome:
+        """A copy whose node ids are renamed by ``mapping`` (ids missing from it are kept)."""
+        def rename(nid: int) -> int:
+            return nid if nid == INPUT else mapping.get(nid, nid)
+
+        nodes = tuple(n.replace(id=rename(n.id), inputs=tuple(rename(s) for s in n.inputs))
+                      for n in self.nodes)
+        return Genome(nodes, rename(self.output), self.head)
+
+    # -- identity and serialisation -------------------------------------------------------------
+
+    def canonical_hash(self) -> str:
+        from genomes.canonical import canonical_hash
+
+        return canonical_hash(self)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"format": FORMAT_VERSION, "nodes": [n.to_dict() for n in self.nodes],
+                "output": self.output, "head": self.head}
+
+    def to_json(self, indent: int | None = None) -> str:
+        return json.dumps(self.to_dict(), indent=indent, sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Genome:
+        if not isinstance(data, Mapping):
+            raise InvalidGenomeError(f"a genome must be a JSON object, got {type(data).__name__}")
+        unknown = set(data) - {"format", "nodes", "output", "head"}
+        if unknown:
+            raise InvalidGenomeError(f"unknown genome field(s) {sorted(unknown)}")
+        if data.get("format", FORMAT_VERSION) != FORMAT_VERSION:
+            raise InvalidGenomeError(
+                f"genome format {data['format']!r} is not supported; this version reads format {FORMAT_VERSION}"
+            )
+        if "nodes" not in data or "output" not in data:
+            raise InvalidGenomeError("a genome needs the fields 'nodes' and 'output'")
+        nodes = tuple(Node.from_dict(n) for n in data["nodes"])
+        return cls(nodes, data["output"], data.get("head", "flatten"))
+
+    @classmethod
+    def from_json(cls, text: str) -> Genome:
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as error:
+            raise InvalidGenomeError(f"genome JSON is malformed: {error}") from None
+        return cls.from_dict(data)
+
+    def __len__(self) -> int:
+        return len(self.nodes)

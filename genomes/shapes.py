@@ -1,0 +1,195 @@
+"""Shape inference, parameter count and FLOPs, from the genome alone.
+
+The merge rule, applied whenever a node has several inputs whose shapes disagree:
+
+1. Rank: if the inputs do not all have the same rank (for example a flat vector next to a
+   sequence), every input is flattened to ``(F,)``.
+2. Spatial size: sequence and image inputs are resampled to the smallest size among the inputs,
+   axis by axis, with adaptive average pooling (no parameters).
+3. Channels (features, for flat inputs): ``concat`` stacks them, so the merged tensor has the sum.
+   ``add`` needs one count: every input with fewer channels than the largest is projected to it
+   by a bias-free 1x1 convolution (a bias-free linear layer for flat inputs).
+
+Parameters and FLOPs count the projections of step 3 and the classifier head. FLOPs follow the
+convention in ``genomes.ops``: one multiply-add is 2 FLOPs, convolutions and linear layers only.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Sequence
+
+from genomes.errors import ShapeError
+from genomes.genome import INPUT, Genome
+from genomes.ops import FLAT, IMAGE, OPERATIONS, SEQUENCE, Shape, describe_shape
+
+
+@dataclass(frozen=True)
+class InputPlan:
+    """How one input of a node is adapted before the merge."""
+
+    source: int
+    shape: Shape
+    flatten: bool
+    resample_to: tuple[int, ...] | None
+    project_to: int | None
+
+    def adapted_shape(self) -> Shape:
+        shape = (math.prod(self.shape),) if self.flatten else self.shape
+        if self.resample_to is not None:
+            shape = (shape[0], *self.resample_to)
+        if self.project_to is not None:
+            shape = (self.project_to, *shape[1:])
+        return shape
+
+    def projection_parameters(self) -> int:
+        if self.project_to is None:
+            return 0
+        return self._channels_in() * self.project_to
+
+    def projection_flops(self) -> int:
+        if self.project_to is None:
+            return 0
+        return 2 * self._channels_in() * math.prod(self.adapted_shape())
+
+    def _channels_in(self) -> int:
+        return math.prod(self.shape) if self.flatten else self.shape[0]
+
+
+@dataclass(frozen=True)
+class NodePlan:
+    node_id: int
+    inputs: tuple[InputPlan, ...]
+    merged_shape: Shape
+    output_shape: Shape
+    op_parameters: int
+    op_flops: int
+
+    @property
+    def parameters(self) -> int:
+        return self.op_parameters + sum(p.projection_parameters() for p in self.inputs)
+
+    @property
+    def flops(self) -> int:
+        return self.op_flops + sum(p.projection_flops() for p in self.inputs)
+
+
+@dataclass(frozen=True)
+class NetworkPlan:
+    """Everything the decoder needs, computed before any module exists."""
+
+    input_shape: Shape
+    num_classes: int
+    order: tuple[int, ...]
+    nodes: dict[int, NodePlan]
+    head_features: int
+
+    @property
+    def head_parameters(self) -> int:
+        return self.head_features * self.num_classes + self.num_classes
+
+    @property
+    def head_flops(self) -> int:
+        return 2 * self.head_features * self.num_classes
+
+    @property
+    def parameters(self) -> int:
+        return sum(p.parameters for p in self.nodes.values()) + self.head_parameters
+
+    @property
+    def flops(self) -> int:
+        return sum(p.flops for p in self.nodes.values()) + self.head_flops
+
+    def shape_of(self, source: int) -> Shape:
+        return self.input_shape if source == INPUT else self.nodes[source].output_shape
+
+
+def check_input_shape(input_shape: Sequence[int]) -> Shape:
+    shape = tuple(int(s) for s in input_shape)
+    if len(shape) not in (FLAT, SEQUENCE, IMAGE) or any(s < 1 for s in shape):
+        raise ShapeError(
+            f"input shape {tuple(input_shape)} is not supported; use (F,), (C, L) or (C, H, W) "
+            f"with positive sizes, without the batch dimension"
+        )
+    return shape
+
+
+def plan_merge(node_id: int, merge: str, sources: Sequence[int], shapes: Sequence[Shape]) -> tuple[tuple[InputPlan, ...], Shape]:
+    """Apply the merge rule of this module's docstring; return per-input plans and the merged shape."""
+    flatten = len({len(s) for s in shapes}) > 1
+    adapted = [(math.prod(s),) if flatten else s for s in shapes]
+    resample: list[tuple[int, ...] | None] = [None] * len(shapes)
+    if len(adapted[0]) > FLAT:
+        target = tuple(min(s[axis] for s in adapted) for axis in range(1, len(adapted[0])))
+        resample = [None if s[1:] == target else target for s in adapted]
+        adapted = [(s[0], *target) for s in adapted]
+    project: list[int | None] = [None] * len(shapes)
+    if merge == "add" and len(shapes) > 1:
+        width = max(s[0] for s in adapted)
+        project = [None if s[0] == width else width for s in adapted]
+    plans = tuple(InputPlan(src, tuple(shape), flatten, r, p)
+                  for src, shape, r, p in zip(sources, shapes, resample, project))
+    merged = [p.adapted_shape() for p in plans]
+    if merge == "concat":
+        channels = sum(s[0] for s in merged)
+        return plans, (channels, *merged[0][1:])
+    return plans, merged[0]
+
+
+def infer_shapes(genome: Genome, input_shape: Sequence[int], num_classes: int) -> NetworkPlan:
+    """Validate the genome, drop dead nodes, and compute every node's shapes and costs.
+
+    Raises InvalidGenomeError for a broken graph and ShapeError naming the node that cannot take
+    its input. ``input_shape`` excludes the batch dimension.
+    """
+    shape_in = check_input_shape(input_shape)
+    if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1:
+        raise ShapeError(f"num_classes must be a positive integer, got {num_classes!r}")
+    genome.validate()
+    live = genome.pruned()
+    order = tuple(live.topological_order())
+    plans: dict[int, NodePlan] = {}
+
+    def shape_of(source: int) -> Shape:
+        return shape_in if source == INPUT else plans[source].output_shape
+
+    for nid in order:
+        node = live.node(nid)
+        shapes = [shape_of(s) for s in node.inputs]
+        inputs, merged = plan_merge(nid, node.merge, node.inputs, shapes)
+        operation = OPERATIONS[node.op]
+        params = node.resolved_params()
+        out = operation.output_shape(params, merged, nid)
+        plans[nid] = NodePlan(nid, inputs, merged, out, operation.parameter_count(params, merged),
+                              operation.flops(params, merged, out))
+
+    final = plans[live.output].output_shape
+    if genome.head == "gap" and len(final) > FLAT:
+        features = final[0]
+    else:
+        features = math.prod(final)
+    return NetworkPlan(shape_in, num_classes, order, plans, features)
+
+
+def count_parameters(genome: Genome, input_shape: Sequence[int], num_classes: int) -> int:
+    """Trainable parameters of the decoded network, without building it."""
+    return infer_shapes(genome, input_shape, num_classes).parameters
+
+
+def count_flops(genome: Genome, input_shape: Sequence[int], num_classes: int) -> int:
+    """FLOPs of one forward pass of one sample (1 multiply-add = 2 FLOPs; see ``genomes.ops``)."""
+    return infer_shapes(genome, input_shape, num_classes).flops
+
+
+def describe(genome: Genome, input_shape: Sequence[int], num_classes: int) -> list[dict]:
+    """One row per live node: id, operation, merged input shape, output shape, parameters, FLOPs."""
+    plan = infer_shapes(genome, input_shape, num_classes)
+    rows = []
+    for nid in plan.order:
+        node, node_plan = genome.node(nid), plan.nodes[nid]
+        rows.append({"id": nid, "op": node.op, "activation": node.activation, "merge": node.merge,
+                     "inputs": list(node.inputs), "in_shape": describe_shape(node_plan.merged_shape),
+                     "out_shape": describe_shape(node_plan.output_shape),
+                     "parameters": node_plan.parameters, "flops": node_plan.flops})
+    return rows

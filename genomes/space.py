@@ -1,0 +1,119 @@
+"""The search space: which genomes a campaign may contain, for one task's input and class count."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+import numpy as np
+
+from genomes.errors import GenomeError
+from genomes.genome import Genome
+from genomes.ops import ACTIVATIONS, OPERATIONS, WIDTH_OPERATIONS
+from genomes.shapes import NetworkPlan, check_input_shape, infer_shapes
+
+
+@dataclass(frozen=True)
+class SearchSpace:
+    """Limits that every operator result must respect.
+
+    ``widths`` is an inclusive (min, max) range for the ``width`` of convolutions and linear
+    layers; ``kernel_sizes`` and ``strides`` list the values operators may draw.
+    """
+
+    input_shape: tuple[int, ...]
+    num_classes: int
+    operations: tuple[str, ...] = ("conv", "maxpool", "avgpool", "linear", "batchnorm", "identity")
+    activations: tuple[str, ...] = ("relu", "gelu", "silu", "tanh", "identity")
+    widths: tuple[int, int] = (4, 128)
+    kernel_sizes: tuple[int, ...] = (1, 3, 5)
+    strides: tuple[int, ...] = (1, 2)
+    max_nodes: int = 12
+    max_parameters: int | None = 1_000_000
+    max_flops: int | None = None
+    heads: tuple[str, ...] = field(default=("flatten", "gap"))
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "input_shape", check_input_shape(self.input_shape))
+        for name in ("operations", "activations", "kernel_sizes", "strides", "heads"):
+            object.__setattr__(self, name, tuple(getattr(self, name)))
+        object.__setattr__(self, "widths", tuple(self.widths))
+        unknown_ops = sorted(set(self.operations) - set(OPERATIONS))
+        if unknown_ops or not self.operations:
+            raise GenomeError(f"search space operations {unknown_ops or '[]'} invalid; known: {sorted(OPERATIONS)}")
+        unknown_acts = sorted(set(self.activations) - set(ACTIVATIONS))
+        if unknown_acts or not self.activations:
+            raise GenomeError(f"search space activations {unknown_acts or '[]'} invalid; known: {sorted(ACTIVATIONS)}")
+        low, high = self.widths
+        if not 1 <= low <= high:
+            raise GenomeError(f"search space widths {self.widths} invalid; use (min, max) with 1 <= min <= max")
+        if not self.kernel_sizes or min(self.kernel_sizes) < 1:
+            raise GenomeError(f"search space kernel_sizes {self.kernel_sizes} invalid; use positive integers")
+        if not self.strides or min(self.strides) < 1:
+            raise GenomeError(f"search space strides {self.strides} invalid; use positive integers")
+        if self.max_nodes < 1:
+            raise GenomeError(f"search space max_nodes {self.max_nodes} invalid; use at least 1")
+
+    # -- membership -----------------------------------------------------------------------------
+
+    def violation(self, genome: Genome) -> str | None:
+        """Why the genome is outside the space, or None when it is inside."""
+        try:
+            plan = infer_shapes(genome, self.input_shape, self.num_classes)
+        except GenomeError as error:
+            return str(error)
+        return self._limit_violation(genome, plan)
+
+    def _limit_violation(self, genome: Genome, plan: NetworkPlan) -> str | None:
+        if len(genome) > self.max_nodes:
+            return f"{len(genome)} nodes exceed max_nodes {self.max_nodes}"
+        if genome.head not in self.heads:
+            return f"head {genome.head!r} is not in the space's heads {list(self.heads)}"
+        low, high = self.widths
+        for node in genome.nodes:
+            if node.op not in self.operations:
+                return f"node {node.id}: operation {node.op!r} is not in the space"
+            if node.activation not in self.activations:
+                return f"node {node.id}: activation {node.activation!r} is not in the space"
+            params = node.resolved_params()
+            if "width" in params and not low <= params["width"] <= high:
+                return f"node {node.id}: width {params['width']} is outside {self.widths}"
+            if node.op == "conv" and params["kernel"] not in self.kernel_sizes:
+                return f"node {node.id}: kernel {params['kernel']} is not in {list(self.kernel_sizes)}"
+        if self.max_parameters is not None and plan.parameters > self.max_parameters:
+            return f"{plan.parameters} parameters exceed max_parameters {self.max_parameters}"
+        if self.max_flops is not None and plan.flops > self.max_flops:
+            return f"{plan.flops} FLOPs exceed max_flops {self.max_flops}"
+        return None
+
+    def contains(self, genome: Genome) -> bool:
+        return self.violation(genome) is None
+
+    # -- sampling -------------------------------------------------------------------------------
+
+    def sample_params(self, op: str, rng: np.random.Generator) -> dict[str, Any]:
+        """Random hyperparameters for a new node carrying ``op``."""
+        params: dict[str, Any] = {}
+        if op in WIDTH_OPERATIONS:
+            params["width"] = self.sample_width(rng)
+        if op == "conv":
+            params["kernel"] = int(rng.choice(self.kernel_sizes))
+            params["stride"] = int(rng.choice(self.strides))
+            params["padding"] = params["kernel"] // 2
+        elif op in ("maxpool", "avgpool"):
+            kernel = int(rng.choice([k for k in self.kernel_sizes if k > 1] or [2]))
+            params.update(kernel=kernel, stride=int(rng.choice(self.strides)), padding=kernel // 2)
+        return params
+
+    def sample_width(self, rng: np.random.Generator) -> int:
+        # Log-uniform, so narrow and wide layers are drawn about equally often.
+        low, high = self.widths
+        return int(round(np.exp(rng.uniform(np.log(low), np.log(high)))))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {name: (list(value) if isinstance(value, tuple) else value)
+                for name, value in self.__dict__.items()}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> SearchSpace:
+        return cls(**{key: tuple(value) if isinstance(value, list) else value for key, value in data.items()})
