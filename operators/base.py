@@ -1,0 +1,77 @@
+"""The operator contract: ``(parents, rng, space) -> Variation``.
+
+An operator never changes its parents (genomes are immutable) and draws every random choice from
+the ``numpy.random.Generator`` it is given, so it is deterministic for a given generator state.
+The child it returns is valid and inside the search space; when it cannot make one, the
+``Variation`` carries no genome and the reason instead of raising.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+
+from genomes import Genome, SearchSpace
+
+log = logging.getLogger(__name__)
+
+
+class NotApplicable(Exception):
+    """Raised inside an operator when the parents offer nothing to vary (no node to remove, ...)."""
+
+
+@dataclass(frozen=True)
+class Variation:
+    """Outcome of one operator call: the child, or why there is none."""
+
+    operator: str
+    genome: Genome | None
+    reason: str | None = None
+
+    @property
+    def applied(self) -> bool:
+        return self.genome is not None
+
+
+class Operator:
+    """Base class. Subclasses set ``name`` and ``arity`` and implement ``propose``.
+
+    ``propose`` returns a candidate child or raises NotApplicable; ``__call__`` checks the
+    arguments, prunes dead nodes, and retries up to ``attempts`` times until a candidate is inside
+    the search space.
+    """
+
+    name: str = ""
+    arity: int = 1
+    attempts: int = 10
+
+    def __call__(self, parents: Sequence[Genome], rng: np.random.Generator,
+                 space: SearchSpace) -> Variation:
+        if len(parents) != self.arity:
+            raise ValueError(f"operator '{self.name}' takes {self.arity} parent(s), got {len(parents)}")
+        if not isinstance(rng, np.random.Generator):
+            raise TypeError(f"operator '{self.name}' needs a numpy.random.Generator, got {type(rng).__name__}")
+        last_problem = "no attempt made"
+        for _ in range(self.attempts):
+            try:
+                candidate = self.propose(list(parents), rng, space)
+            except NotApplicable as reason:
+                return Variation(self.name, None, str(reason))
+            candidate = candidate.pruned()
+            problem = space.violation(candidate)
+            if problem is None:
+                return Variation(self.name, candidate)
+            last_problem = problem
+        log.debug("operator %s found no valid child: %s", self.name, last_problem)
+        return Variation(self.name, None, f"no valid child in {self.attempts} attempts; last: {last_problem}")
+
+    def propose(self, parents: list[Genome], rng: np.random.Generator, space: SearchSpace) -> Genome:
+        raise NotImplementedError
+
+
+def pick(rng: np.random.Generator, items: Sequence):
+    """One element of a non-empty sequence, drawn uniformly (works for tuples, unlike rng.choice)."""
+    return items[int(rng.integers(len(items)))]
