@@ -1,0 +1,346 @@
+"""The generational NSGA-II loop: seed, vary, evaluate, select, commit, repeat.
+
+Randomness is derived, never shared: generation ``g`` draws from a generator seeded with
+(campaign seed, g), and the evaluation of individual ``i`` is seeded with (campaign seed, i).
+So a campaign resumed after generation ``g`` continues exactly as the uninterrupted run would,
+and the number or kind of workers does not change any result.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Sequence
+
+import numpy as np
+from tqdm import tqdm
+from tqdm.contrib.logging import logging_redirect_tqdm
+
+import fitness
+from evo.config import CampaignConfig, ConfigError
+from evo.executors import Job, make_executor
+from evo.selection import Member, first_front, hypervolume, reference_values, select_parents, select_survivors
+from genomes import Genome, SearchSpace
+from genomes.zoo import build_seed
+from operators import Operator, get_operator
+from populations import Store
+
+log = logging.getLogger(__name__)
+
+# Tries to find a child whose canonical hash is new before a repeat is accepted (and reuses
+# the stored evaluation, status "cached").
+NOVELTY_ATTEMPTS = 20
+
+# Settings that may differ when a stored campaign is continued: how long and where it runs.
+RESUMABLE_CHANGES = {("search", "generations"), ("run", "db"), ("run", "executor"), ("run", "workers")}
+
+
+@dataclass
+class Individual:
+    id: int
+    genome: Genome
+    genome_hash: str
+    generation: int
+    origin: str
+    parents: tuple[int, ...] = ()
+    operator: str | None = None
+    record: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def objectives(self) -> dict[str, float]:
+        return self.record.get("objectives", {})
+
+
+def derived_seed(*parts: int) -> int:
+    """A 63-bit seed from integers, via numpy's SeedSequence (well mixed, order-sensitive)."""
+    return int(np.random.SeedSequence(list(parts)).generate_state(1, dtype=np.uint64)[0] >> 1)
+
+
+def generation_rng(campaign_seed: int, generation: int) -> np.random.Generator:
+    return np.random.default_rng(np.random.SeedSequence([campaign_seed, generation, 0x6E6173]))
+
+
+def config_differences(stored: dict[str, Any], current: dict[str, Any]) -> list[str]:
+    """Dotted keys whose values differ, ignoring the settings that a resume may change."""
+    differences = []
+    for section in sorted(set(stored) | set(current)):
+        old, new = stored.get(section), current.get(section)
+        if isinstance(old, dict) and isinstance(new, dict):
+            for key in sorted(set(old) | set(new)):
+                if (section, key) not in RESUMABLE_CHANGES and old.get(key) != new.get(key):
+                    differences.append(f"{section}.{key}: stored {old.get(key)!r}, now {new.get(key)!r}")
+        elif old != new:
+            differences.append(f"{section}: stored {old!r}, now {new!r}")
+    return differences
+
+
+class Campaign:
+    """One campaign bound to a store. ``run()`` starts it or continues it from the last commit."""
+
+    def __init__(self, config: CampaignConfig, store: Store, *, progress: bool = True,
+                 observers: Sequence[Callable[[dict[str, Any]], None]] = ()):
+        self.config = config
+        self.store = store
+        self.progress = progress
+        self.observers = list(observers)
+        self.input_shape, self.num_classes = fitness.task_shapes(config.task)
+        space_settings = {k: v for k, v in config.to_dict()["space"].items()}
+        try:
+            self.space = SearchSpace(self.input_shape, self.num_classes, **space_settings)
+        except ValueError as error:
+            raise ConfigError(f"[space] {error}") from None
+        self.objective_names = tuple(config.search.objectives)
+        self.reference = reference_values(self.objective_names, config.search.hypervolume_reference)
+        self.operators: list[Operator] = [get_operator(n) for n in config.search.operators]
+        self.mutations = [op for op in self.operators if op.arity == 1]
+        self.crossovers = [op for op in self.operators if op.arity == 2]
+        if not self.mutations:
+            raise ConfigError("[search] operators must include at least one mutation")
+        self.task_key = self._task_key()
+        self.population: list[Individual] = []
+        self.known: dict[str, dict[str, Any]] = {}
+        self.campaign_id: int | None = None
+
+    def _task_key(self) -> str:
+        basis = {"task": self.config.task.to_dict(), "budget": self.config.budget.to_dict(),
+                 "objectives": sorted(self.objective_names)}
+        return hashlib.sha256(json.dumps(basis, sort_keys=True).encode()).hexdigest()[:16]
+
+    # -- start and resume -----------------------------------------------------------------------
+
+    def run(self) -> dict[str, Any]:
+        """Run to ``search.generations`` and return the store's summary of the campaign."""
+        start = self._open()
+        executor = make_executor(self.config.run.executor_name, self.config.run.workers)
+        try:
+            for number in range(start, self.config.search.generations + 1):
+                self._generation(number, executor)
+        finally:
+            executor.close()
+        self.store.set_campaign_status(self.campaign_id, "finished")
+        return self.store.summary(self.campaign_id)
+
+    def _open(self) -> int:
+        """Create the campaign or load its last committed generation; return the next number."""
+        for name in self.objective_names:
+            objective = fitness.OBJECTIVES[name]
+            self.store.declare_objective(name, "maximize" if objective.maximize else "minimize", objective.unit)
+        stored = self.store.campaign(self.config.name)
+        if stored is None:
+            self.campaign_id = self.store.create_campaign(self.config.name, self.config.to_dict(), self.config.seed)
+            log.info("campaign %r created in %s", self.config.name, self.store.path)
+            return 0
+        differences = config_differences(stored["config"], self.config.to_dict())
+        if differences:
+            raise ConfigError(
+                f"campaign {self.config.name!r} in {self.store.path} was started with another config: "
+                + "; ".join(differences)
+                + ". Only generations and run settings may change; use another name or --db for a new campaign"
+            )
+        self.campaign_id = stored["id"]
+        self.store.set_campaign_status(self.campaign_id, "running")
+        last = self.store.last_generation(self.campaign_id)
+        if last is None:
+            log.info("campaign %r has no committed generation; starting at generation 0", self.config.name)
+            return 0
+        self._load_population(last["members"])
+        log.info("resuming campaign %r after generation %d", self.config.name, last["number"])
+        return last["number"] + 1
+
+    def _load_population(self, member_ids: list[int]) -> None:
+        individuals = self.store.individuals(self.campaign_id).set_index("id")
+        evaluations = self.store.evaluations(self.campaign_id, latest=True).set_index("individual_id")
+        for ind_id, row in individuals.iterrows():
+            if ind_id in evaluations.index:
+                self.known[row["genome_hash"]] = self._record_from_row(evaluations.loc[ind_id])
+        for ind_id in member_ids:
+            row = individuals.loc[ind_id]
+            genome = Genome.from_dict(row["genome"] if isinstance(row["genome"], dict) else json.loads(row["genome"]))
+            self.population.append(Individual(int(ind_id), genome, row["genome_hash"], int(row["generation"]),
+                                              row["origin"], record=self.known.get(row["genome_hash"], {})))
+
+    def _record_from_row(self, row) -> dict[str, Any]:
+        objectives = {}
+        for name in self.objective_names:
+            value = row.get(name)
+            if value is not None and not (isinstance(value, float) and np.isnan(value)):
+                objectives[name] = float(value)
+        metrics = row.get("metrics")
+        return {"status": row["status"], "objectives": objectives,
+                "metrics": metrics if isinstance(metrics, dict) else {}, "error": row.get("error"),
+                "seconds": float(row.get("seconds") or 0.0)}
+
+    # -- one generation -------------------------------------------------------------------------
+
+    def _generation(self, number: int, executor) -> None:
+        started = time.perf_counter()
+        rng = generation_rng(self.config.seed, number)
+        next_id = self.store.next_individual_id()
+        if number == 0:
+            children = self._initial_population(rng, next_id)
+        else:
+            children = self._offspring(rng, next_id)
+        self._evaluate(children, number, executor)
+
+        pool = self.population + children
+        members = [Member(ind.id, ind.objectives, self.objective_names) for ind in pool]
+        by_id = {ind.id: ind for ind in pool}
+        survivors = select_survivors(members, self.config.search.population)
+        self.population = [by_id[m.id] for m in survivors]
+        front = first_front(survivors)
+        volume = hypervolume(survivors, self.reference)
+        self._commit(number, children, [m.id for m in front], volume, rng)
+
+        failed = sum(1 for c in children if c.record.get("status") not in ("ok", "cached"))
+        summary = {"generation": number, "evaluated": len(children), "failed": failed,
+                   "front": len(front), "hypervolume": volume, "seconds": time.perf_counter() - started,
+                   "best": self._best()}
+        log.info("generation %d: %d new (%d not ok), front %d, hypervolume %.4f, best %s, %.1f s",
+                 number, len(children), failed, len(front), volume,
+                 ", ".join(f"{k} {v:.4g}" for k, v in summary["best"].items()), summary["seconds"])
+        for observer in self.observers:
+            observer(summary)
+
+    def _best(self) -> dict[str, float]:
+        best = {}
+        for name in self.objective_names:
+            values = [ind.objectives[name] for ind in self.population if name in ind.objectives]
+            if values:
+                best[name] = max(values) if fitness.OBJECTIVES[name].maximize else min(values)
+        return best
+
+    def _initial_population(self, rng: np.random.Generator, next_id: int) -> list[Individual]:
+        seeds: list[Individual] = []
+        seen: set[str] = set()
+        for name in self.config.search.seeds:
+            genome = build_seed(name, self.input_shape, self.num_classes)
+            problem = self.space.violation(genome)
+            if problem is not None:
+                log.warning("seed %r left out: it does not fit the search space (%s)", name, problem)
+                continue
+            digest = genome.canonical_hash()
+            if digest in seen:
+                continue
+            seen.add(digest)
+            seeds.append(Individual(next_id, genome, digest, 0, "seed", operator=name))
+            next_id += 1
+        if not seeds:
+            raise ConfigError(
+                f"none of the seeds {list(self.config.search.seeds)} fits the search space for input "
+                f"{self.input_shape}; widen [space] or list other seeds in [search] seeds"
+            )
+        children = list(seeds)
+        failures = 0
+        while len(children) < self.config.search.population and failures < NOVELTY_ATTEMPTS:
+            parent = seeds[int(rng.integers(len(seeds)))]
+            child = self._vary([parent], self._pick_mutation(rng), rng, next_id, 0, seen)
+            if child is None or child.genome_hash in seen:
+                failures += 1
+                continue
+            seen.add(child.genome_hash)
+            children.append(child)
+            next_id += 1
+        return children
+
+    def _pick_mutation(self, rng: np.random.Generator) -> Operator:
+        return self.mutations[int(rng.integers(len(self.mutations)))]
+
+    def _offspring(self, rng: np.random.Generator, next_id: int) -> list[Individual]:
+        members = [Member(ind.id, ind.objectives, self.objective_names) for ind in self.population]
+        by_id = {ind.id: ind for ind in self.population}
+        count = self.config.search.offspring_count
+        parents = [by_id[m.id] for m in select_parents(members, count, rng)]
+        seen = set(self.known) | {ind.genome_hash for ind in self.population}
+        children = []
+        for index in range(count):
+            first = parents[index]
+            child = None
+            for _ in range(NOVELTY_ATTEMPTS):
+                if self.crossovers and rng.random() < self.config.search.crossover_rate:
+                    second = parents[int(rng.integers(len(parents)))]
+                    operator = self.crossovers[int(rng.integers(len(self.crossovers)))]
+                    child = self._vary([first, second], operator, rng, next_id, None, seen)
+                else:
+                    child = self._vary([first], self._pick_mutation(rng), rng, next_id, None, seen)
+                if child is not None and child.genome_hash not in seen:
+                    break
+            if child is None:
+                log.debug("no operator applied to parent %d; no child in slot %d", first.id, index)
+                continue
+            seen.add(child.genome_hash)
+            children.append(child)
+            next_id += 1
+        return children
+
+    def _vary(self, parents: list[Individual], operator: Operator, rng: np.random.Generator,
+              child_id: int, generation: int | None, seen: set[str]) -> Individual | None:
+        variation = operator([p.genome for p in parents], rng, self.space)
+        if not variation.applied:
+            log.debug("operator %s did not apply to %s: %s", operator.name, [p.id for p in parents],
+                      variation.reason)
+            return None
+        genome = variation.genome
+        origin = "crossover" if operator.arity == 2 else "mutation"
+        number = generation if generation is not None else max(p.generation for p in parents) + 1
+        return Individual(child_id, genome, genome.canonical_hash(), number, origin,
+                          tuple(dict.fromkeys(p.id for p in parents)), operator.name)
+
+    # -- evaluation and commit ------------------------------------------------------------------
+
+    def _evaluate(self, children: list[Individual], number: int, executor) -> None:
+        for child in children:
+            child.generation = number
+        jobs = []
+        for child in children:
+            reuse = self.known.get(child.genome_hash) or self._stored_evaluation(child.genome_hash)
+            if reuse is not None and reuse.get("status") in ("ok", "cached"):
+                child.record = {**reuse, "status": "cached", "seconds": 0.0}
+                continue
+            jobs.append(Job(child.id, child.genome.to_dict(), self.config.task.to_dict(),
+                            self.config.budget.to_dict(), derived_seed(self.config.seed, child.id),
+                            self.objective_names))
+        by_id = {child.id: child for child in children}
+        bar = tqdm(total=len(jobs), desc=f"generation {number}", unit="eval", disable=not self.progress,
+                   leave=False)
+        with logging_redirect_tqdm():
+            for key, record in executor.map(jobs):
+                by_id[key].record = record
+                if record.get("status") != "ok":
+                    log.info("individual %d: %s: %s", key, record.get("status"), record.get("error"))
+                bar.update(1)
+        bar.close()
+        for child in children:
+            if child.record.get("status") in ("ok", "cached"):
+                self.known.setdefault(child.genome_hash, child.record)
+
+    def _stored_evaluation(self, genome_hash: str) -> dict[str, Any] | None:
+        row = self.store.evaluation_for_hash(genome_hash, self.task_key)
+        if row is None:
+            return None
+        objectives = {k: float(v) for k, v in row["objectives"].items() if k in self.objective_names and v is not None}
+        if set(objectives) != set(self.objective_names):
+            return None
+        return {"status": "ok", "objectives": objectives, "metrics": row.get("metrics") or {},
+                "error": None, "seconds": 0.0}
+
+    def _commit(self, number: int, children: list[Individual], front: list[int], volume: float,
+                rng: np.random.Generator) -> None:
+        individuals = [{"id": c.id, "genome": c.genome.to_dict(), "genome_hash": c.genome_hash,
+                        "generation": number, "origin": c.origin} for c in children]
+        lineage = [{"child_id": c.id, "parent_id": p, "operator": c.operator}
+                   for c in children for p in c.parents]
+        evaluations = [{"individual_id": c.id, "status": c.record.get("status", "failed"),
+                        "objectives": {n: c.objectives.get(n) for n in self.objective_names},
+                        "metrics": c.record.get("metrics", {}), "error": c.record.get("error"),
+                        "seconds": c.record.get("seconds", 0.0), "task_key": self.task_key}
+                       for c in children]
+        state = {"rng": rng.bit_generator.state, "reference": self.reference,
+                 "seed_names": [c.operator for c in children if c.origin == "seed"]}
+        self.store.commit_generation(
+            self.campaign_id, number, individuals=individuals, lineage=lineage, evaluations=evaluations,
+            members=[ind.id for ind in self.population], front=front, hypervolume=volume,
+            state=json.loads(json.dumps(state, default=int)),
+        )

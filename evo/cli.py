@@ -1,0 +1,225 @@
+"""The ``evo`` command line: a thin layer over the library.
+
+Exit status: 0 on success, 1 on a user error (one line naming the bad value and the fix),
+2 on a usage error (click's own).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+
+import click
+
+from evo.config import CampaignConfig, ConfigError, load_config, load_preset, preset_names
+
+log = logging.getLogger("evo")
+
+
+class UserError(click.ClickException):
+    exit_code = 1
+
+
+def _setup_logging(verbose: int, quiet: bool) -> None:
+    level = logging.WARNING if quiet else (logging.DEBUG if verbose else logging.INFO)
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+                        datefmt="%H:%M:%S")
+    if not verbose:
+        # One line per evaluation drowns the per-generation summary; -v brings them back.
+        logging.getLogger("fitness").setLevel(max(level, logging.WARNING))
+
+
+def _open_store(db: str, readonly: bool = True):
+    from populations import Store, StoreError
+
+    try:
+        return Store(db, readonly=readonly)
+    except (StoreError, OSError) as error:
+        raise UserError(str(error)) from None
+
+
+def _pick_campaign(store, name: str | None) -> dict:
+    campaigns = store.campaigns()
+    if not campaigns:
+        raise UserError(f"{store.path} holds no campaign yet; start one with `evo run`")
+    if name is None:
+        if len(campaigns) > 1:
+            names = ", ".join(c["name"] for c in campaigns)
+            raise UserError(f"{store.path} holds several campaigns ({names}); choose one with --campaign")
+        return campaigns[0]
+    campaign = store.campaign(name)
+    if campaign is None:
+        names = ", ".join(c["name"] for c in campaigns)
+        raise UserError(f"campaign {name!r} not found in {store.path}; campaigns: {names}")
+    return campaign
+
+
+@click.group()
+@click.option("-v", "--verbose", count=True, help="Log debug messages.")
+@click.option("-q", "--quiet", is_flag=True, help="Log warnings and errors only; no progress bars.")
+@click.pass_context
+def main(ctx: click.Context, verbose: int, quiet: bool) -> None:
+    """Evolve neural-network architectures and inspect the population database."""
+    _setup_logging(verbose, quiet)
+    ctx.obj = {"quiet": quiet}
+
+
+@main.command()
+@click.argument("config_file", required=False, type=click.Path(dir_okay=False))
+@click.option("--preset", help=f"Built-in campaign: {', '.join(preset_names())}.")
+@click.option("--db", help="Population database file (default: the config's run.db).")
+@click.option("--generations", type=int, help="Number of generations after the initial one.")
+@click.option("--population", type=int, help="Population size kept by NSGA-II.")
+@click.option("--workers", type=int, help="Evaluation worker processes.")
+@click.option("--executor", type=click.Choice(["serial", "process"]), help="Where evaluations run.")
+@click.option("--seed", type=int, help="Campaign seed.")
+@click.pass_context
+def run(ctx, config_file, preset, db, generations, population, workers, executor, seed) -> None:
+    """Start a campaign, or continue it when the database already holds one of the same name."""
+    if bool(config_file) == bool(preset):
+        raise click.UsageError("give either a CONFIG_FILE or --preset NAME")
+    try:
+        config = load_config(config_file) if config_file else load_preset(preset)
+        config = config.with_overrides(generations=generations, population=population, workers=workers,
+                                       executor=executor, seed=seed, db=db)
+    except ConfigError as error:
+        raise UserError(str(error)) from None
+    _run_campaign(config, ctx.obj["quiet"])
+
+
+@main.command()
+@click.argument("db", type=click.Path(dir_okay=False))
+@click.option("--campaign", "campaign_name", help="Campaign name, when the file holds several.")
+@click.option("--generations", type=int, help="Raise the number of generations.")
+@click.option("--workers", type=int, help="Evaluation worker processes.")
+@click.pass_context
+def resume(ctx, db, campaign_name, generations, workers) -> None:
+    """Continue the campaign stored in DB with its stored config."""
+    with _open_store(db) as store:
+        campaign = _pick_campaign(store, campaign_name)
+    try:
+        config = CampaignConfig.from_dict(campaign["config"])
+        config = config.with_overrides(generations=generations, workers=workers, db=db)
+    except ConfigError as error:
+        raise UserError(f"the config stored in {db} is invalid: {error}") from None
+    _run_campaign(config, ctx.obj["quiet"])
+
+
+def _run_campaign(config: CampaignConfig, quiet: bool) -> None:
+    from evo.campaign import Campaign
+    from populations import Store, StoreError
+
+    path = config.db_path
+    log.info("campaign %r: task %s, %d generations of %d, executor %s, database %s", config.name,
+             config.task.name, config.search.generations, config.search.population,
+             config.run.executor_name, path)
+    try:
+        with Store(path) as store:
+            summary = Campaign(config, store, progress=not quiet).run()
+    except (ConfigError, StoreError) as error:
+        raise UserError(str(error)) from None
+    except KeyboardInterrupt:
+        click.echo(f"\ninterrupted; the last committed generation is kept. Continue with: evo resume {path}",
+                   err=True)
+        sys.exit(130)
+    click.echo(f"campaign {summary['name']!r} finished at generation {summary['generation']}: "
+               f"{summary['individuals']} individuals in {path}")
+    click.echo(f"see the front with: evo front {path}")
+
+
+@main.command()
+@click.argument("db", type=click.Path(dir_okay=False))
+@click.option("--campaign", "campaign_name", help="Campaign name, when the file holds several.")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+def status(db, campaign_name, as_json) -> None:
+    """Generation, evaluation counts and best value per objective."""
+    with _open_store(db) as store:
+        campaign = _pick_campaign(store, campaign_name)
+        summary = store.summary(campaign["id"])
+    if as_json:
+        click.echo(json.dumps(summary, indent=2, default=str))
+        return
+    counts = ", ".join(f"{k} {v}" for k, v in summary["evaluations"].items() if v)
+    click.echo(f"campaign     {summary['name']} ({summary['status']})")
+    click.echo(f"generation   {summary['generation']}")
+    click.echo(f"individuals  {summary['individuals']}")
+    click.echo(f"evaluations  {counts or 'none'}")
+    if summary["hypervolume"] is not None:
+        click.echo(f"hypervolume  {summary['hypervolume']:.4f}")
+    for name, best in summary["best"].items():
+        click.echo(f"best {name:<9}  {best['value']:.6g} (individual {best['individual_id']})")
+
+
+@main.command()
+@click.argument("db", type=click.Path(dir_okay=False))
+@click.option("--campaign", "campaign_name", help="Campaign name, when the file holds several.")
+@click.option("--objectives", help="Comma-separated objectives to show (default: the campaign's).")
+@click.option("--generation", type=int, help="Front of this generation (default: the last).")
+@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table")
+def front(db, campaign_name, objectives, generation, fmt) -> None:
+    """The Pareto front, with validation objectives and the separately stored test accuracy."""
+    from reports.tables import front_table
+
+    with _open_store(db) as store:
+        campaign = _pick_campaign(store, campaign_name)
+        try:
+            table = front_table(store, campaign["id"], generation,
+                                objectives.split(",") if objectives else None)
+        except (LookupError, ValueError) as error:
+            raise UserError(str(error)) from None
+    if fmt == "csv":
+        click.echo(table.to_csv(index=False), nl=False)
+    elif fmt == "json":
+        click.echo(table.to_json(orient="records", indent=2))
+    else:
+        click.echo(table.to_string(index=False))
+
+
+@main.command()
+@click.argument("db", type=click.Path(dir_okay=False))
+@click.option("--out", required=True, type=click.Path(), help="An .html file, or a folder for PNG/CSV files.")
+@click.option("--campaign", "campaign_name", help="Campaign name, when the file holds several.")
+def report(db, out, campaign_name) -> None:
+    """Pictures of the front and the hypervolume per generation."""
+    from reports import write_report
+
+    with _open_store(db) as store:
+        campaign = _pick_campaign(store, campaign_name)
+    try:
+        paths = write_report(db, out, campaign=campaign["name"])
+    except (LookupError, ValueError) as error:
+        raise UserError(str(error)) from None
+    for path in paths:
+        click.echo(str(path))
+
+
+@main.group()
+def seeds() -> None:
+    """Known architectures usable as seeds."""
+
+
+@seeds.command("list")
+@click.option("--task", default="mnist1d", show_default=True, help="Task whose input shape sizes the seeds.")
+def seeds_list(task) -> None:
+    """Each seed with its parameter count and FLOPs on TASK."""
+    from fitness import task_shapes
+    from genomes import GenomeError, count_flops, count_parameters
+    from genomes.zoo import SEEDS
+
+    try:
+        shape, classes = task_shapes(task)
+    except ValueError as error:
+        raise UserError(str(error)) from None
+    for name, seed in SEEDS.items():
+        genome = seed.build(shape, classes)
+        try:
+            cost = f"{count_parameters(genome, shape, classes):>9,} params {count_flops(genome, shape, classes):>11,} FLOPs"
+        except GenomeError as error:
+            cost = f"does not fit: {error}"
+        click.echo(f"{name:<14}{cost}   {seed.summary}")
+
+
+if __name__ == "__main__":
+    main()

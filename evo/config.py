@@ -1,0 +1,239 @@
+"""Campaign configuration: frozen dataclasses loaded from TOML, unknown keys rejected with a hint.
+
+A campaign file has a top-level ``name`` and ``seed`` and the sections ``[task]`` (fitness.TaskSpec),
+``[budget]`` (fitness.Budget), ``[search]``, ``[space]`` and ``[run]``. Presets are TOML files in
+``evo/presets``. The resolved config (every default filled in) is stored with the campaign.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+from fitness import OBJECTIVES, Budget, TaskSpec, validate_objective_names
+from genomes.zoo import SEEDS
+from operators import OPERATORS
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+PRESETS_DIR = Path(__file__).parent / "presets"
+
+
+# Worst value of each cost objective that still adds to the hypervolume: parameters, FLOPs per
+# sample, milliseconds.
+DEFAULT_HYPERVOLUME_REFERENCE = {"params": 1e6, "flops": 1e8, "latency": 100.0}
+
+
+class ConfigError(ValueError):
+    """The campaign configuration is invalid; the message names the key and the fix."""
+
+
+def _check_keys(data: Mapping[str, Any], cls: type, section: str) -> None:
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"[{section}] must be a table of keys, got {type(data).__name__}")
+    names = [f.name for f in dataclasses.fields(cls)]
+    for key in data:
+        if key not in names:
+            close = difflib.get_close_matches(str(key), names, n=1)
+            hint = f" Did you mean {close[0]!r}?" if close else ""
+            raise ConfigError(f"unknown key {key!r} in [{section}].{hint} Valid keys: {', '.join(names)}")
+
+
+def _tuple_fields(data: Mapping[str, Any]) -> dict[str, Any]:
+    return {key: tuple(value) if isinstance(value, list) else value for key, value in data.items()}
+
+
+@dataclass(frozen=True)
+class SearchConfig:
+    """The evolutionary loop: NSGA-II with ``population`` survivors and ``offspring`` children.
+
+    ``hypervolume_reference`` gives, per cost objective, the worst value that still counts; see
+    ``evo.selection.normalise`` for the scaling.
+    """
+
+    population: int = 16
+    offspring: int | None = None
+    generations: int = 8
+    crossover_rate: float = 0.2
+    operators: tuple[str, ...] = tuple(OPERATORS)
+    seeds: tuple[str, ...] = ("mnist1d_cnn", "mnist1d_mlp", "small_cnn", "small_mlp", "linear")
+    objectives: tuple[str, ...] = ("accuracy", "flops")
+    hypervolume_reference: Mapping[str, float] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for name in ("population", "generations"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < (2 if name == "population" else 0):
+                raise ConfigError(f"[search] {name} = {value!r} is invalid; use an integer >= {2 if name == 'population' else 0}")
+        if self.offspring is not None and (not isinstance(self.offspring, int) or self.offspring < 1):
+            raise ConfigError(f"[search] offspring = {self.offspring!r} is invalid; use a positive integer")
+        if not 0.0 <= float(self.crossover_rate) <= 1.0:
+            raise ConfigError(f"[search] crossover_rate = {self.crossover_rate!r} is invalid; use a value in [0, 1]")
+        unknown = [name for name in self.operators if name not in OPERATORS]
+        if unknown or not self.operators:
+            raise ConfigError(f"[search] operators {unknown or '[]'} invalid; known: {', '.join(OPERATORS)}")
+        for name in self.seeds:
+            if name not in SEEDS:
+                close = difflib.get_close_matches(name, list(SEEDS), n=1)
+                hint = f" Did you mean {close[0]!r}?" if close else ""
+                raise ConfigError(f"[search] seeds: unknown seed {name!r}.{hint} Known: {', '.join(SEEDS)}")
+        try:
+            names = validate_objective_names(self.objectives)
+        except ValueError as error:
+            raise ConfigError(f"[search] objectives: {error}") from None
+        if len(names) < 1:
+            raise ConfigError("[search] objectives is empty; list at least one of " + ", ".join(OBJECTIVES))
+        reference = {**DEFAULT_HYPERVOLUME_REFERENCE, **dict(self.hypervolume_reference)}
+        for key, value in reference.items():
+            if key not in OBJECTIVES or OBJECTIVES[key].maximize:
+                raise ConfigError(f"[search] hypervolume_reference: {key!r} is not a cost objective")
+            if not float(value) > 0:
+                raise ConfigError(f"[search] hypervolume_reference.{key} = {value!r}; use a positive number")
+        object.__setattr__(self, "hypervolume_reference", reference)
+
+    @property
+    def offspring_count(self) -> int:
+        return self.offspring or self.population
+
+
+@dataclass(frozen=True)
+class SpaceConfig:
+    """Search-space limits; the task supplies the input shape and class count."""
+
+    operations: tuple[str, ...] = ("conv", "maxpool", "avgpool", "linear", "batchnorm", "identity")
+    activations: tuple[str, ...] = ("relu", "gelu", "silu", "tanh", "identity")
+    widths: tuple[int, int] = (4, 128)
+    kernel_sizes: tuple[int, ...] = (1, 3, 5)
+    strides: tuple[int, ...] = (1, 2)
+    max_nodes: int = 12
+    max_parameters: int | None = 1_000_000
+    max_flops: int | None = None
+
+
+EXECUTORS = ("serial", "process")
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Where and how the campaign runs. ``db`` may use ``{name}`` for the campaign name."""
+
+    db: str = "runs/{name}.sqlite"
+    executor: str | None = None
+    workers: int = 1
+
+    def __post_init__(self) -> None:
+        if isinstance(self.workers, bool) or not isinstance(self.workers, int) or self.workers < 1:
+            raise ConfigError(f"[run] workers = {self.workers!r} is invalid; use a positive integer")
+        if self.executor is not None and self.executor not in EXECUTORS:
+            raise ConfigError(f"[run] executor = {self.executor!r} is invalid; use one of {', '.join(EXECUTORS)}")
+
+    @property
+    def executor_name(self) -> str:
+        return self.executor or ("process" if self.workers > 1 else "serial")
+
+
+@dataclass(frozen=True)
+class CampaignConfig:
+    name: str
+    seed: int = 0
+    task: TaskSpec = field(default_factory=lambda: TaskSpec("mnist1d"))
+    budget: Budget = field(default_factory=Budget)
+    search: SearchConfig = field(default_factory=SearchConfig)
+    space: SpaceConfig = field(default_factory=SpaceConfig)
+    run: RunConfig = field(default_factory=RunConfig)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not self.name.strip():
+            raise ConfigError(f"name = {self.name!r} is invalid; give the campaign a non-empty name")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or not 0 <= self.seed < 2**32:
+            raise ConfigError(f"seed = {self.seed!r} is invalid; use an integer in [0, 2**32)")
+
+    @property
+    def db_path(self) -> Path:
+        return Path(self.run.db.format(name=self.name))
+
+    def replace(self, **sections: Any) -> CampaignConfig:
+        """A copy with top-level fields or whole sections replaced."""
+        return dataclasses.replace(self, **sections)
+
+    def with_overrides(self, *, generations: int | None = None, population: int | None = None,
+                       workers: int | None = None, executor: str | None = None,
+                       seed: int | None = None, db: str | None = None) -> CampaignConfig:
+        """Apply command-line overrides; None leaves a value as configured."""
+        search, run, config = self.search, self.run, self
+        if generations is not None:
+            search = dataclasses.replace(search, generations=generations)
+        if population is not None:
+            search = dataclasses.replace(search, population=population)
+        if workers is not None:
+            run = dataclasses.replace(run, workers=workers)
+        if executor is not None:
+            run = dataclasses.replace(run, executor=executor)
+        if db is not None:
+            run = dataclasses.replace(run, db=db)
+        if seed is not None:
+            config = dataclasses.replace(config, seed=seed)
+        return dataclasses.replace(config, search=search, run=run)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = {"name": self.name, "seed": self.seed, "task": self.task.to_dict(),
+                "budget": self.budget.to_dict()}
+        for section in ("search", "space", "run"):
+            values = dataclasses.asdict(getattr(self, section))
+            data[section] = {k: list(v) if isinstance(v, tuple) else v for k, v in values.items()}
+        return data
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> CampaignConfig:
+        _check_keys(data, cls, "top level")
+        if "name" not in data:
+            raise ConfigError("the campaign needs a top-level name, for example: name = \"my-campaign\"")
+        sections: dict[str, Any] = {"name": data["name"], "seed": data.get("seed", 0)}
+        try:
+            sections["task"] = TaskSpec.coerce(data.get("task", {"name": "mnist1d"}))
+            sections["budget"] = Budget.coerce(data.get("budget", {}))
+        except ValueError as error:
+            raise ConfigError(str(error)) from None
+        for section, section_cls in (("search", SearchConfig), ("space", SpaceConfig), ("run", RunConfig)):
+            values = data.get(section, {})
+            _check_keys(values, section_cls, section)
+            try:
+                sections[section] = section_cls(**_tuple_fields(values))
+            except TypeError as error:
+                raise ConfigError(f"[{section}] {error}") from None
+        return cls(**sections)
+
+
+def load_config(path: str | Path) -> CampaignConfig:
+    """Read a campaign TOML file; ConfigError names the file and the problem."""
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"campaign file {path} not found; pass a TOML file or use --preset") from None
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"campaign file {path} is not valid TOML: {error}") from None
+    try:
+        return CampaignConfig.from_dict(data)
+    except ConfigError as error:
+        raise ConfigError(f"{path}: {error}") from None
+
+
+def preset_names() -> list[str]:
+    return sorted(p.stem for p in PRESETS_DIR.glob("*.toml"))
+
+
+def load_preset(name: str) -> CampaignConfig:
+    path = PRESETS_DIR / f"{name}.toml"
+    if not path.exists():
+        close = difflib.get_close_matches(name, preset_names(), n=1)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        raise ConfigError(f"unknown preset {name!r}.{hint} Presets: {', '.join(preset_names())}")
+    return load_config(path)
