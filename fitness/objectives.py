@@ -1,0 +1,151 @@
+"""Objectives that an evaluation can measure, each with its direction, and latency timing.
+
+OBJECTIVES is the one place where the direction of an objective is declared. Selection
+code derives its weights from it (`Objective.weight`: +1 to maximise, -1 to minimise).
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+
+class ObjectiveError(ValueError):
+    """Unknown, repeated or missing objective name."""
+
+
+@dataclass(frozen=True)
+class Objective:
+    """Measured quantity that the search optimises, with its direction and unit."""
+
+    name: str
+    maximize: bool
+    unit: str
+    description: str
+
+    @property
+    def weight(self) -> float:
+        """Return +1.0 for an objective to maximise and -1.0 for one to minimise (DEAP's convention)."""
+        return 1.0 if self.maximize else -1.0
+
+
+OBJECTIVES: dict[str, Objective] = {
+    objective.name: objective
+    for objective in (
+        Objective(
+            "accuracy",
+            maximize=True,
+            unit="fraction",
+            description="accuracy on the validation split after training, in [0, 1]",
+        ),
+        Objective(
+            "params",
+            maximize=False,
+            unit="parameters",
+            description="number of trainable parameters, including stem and head",
+        ),
+        Objective(
+            "flops",
+            maximize=False,
+            unit="FLOPs",
+            description="floating-point operations of one forward pass per sample, "
+            "counting a multiply-add as 2",
+        ),
+        Objective(
+            "latency",
+            maximize=False,
+            unit="ms",
+            description="median wall time of a forward pass of Budget.latency_batch_size "
+            "samples in eval mode on the evaluation device",
+        ),
+    )
+}
+
+
+def validate_objective_names(names: Iterable[str] | str) -> tuple[str, ...]:
+    """Return names as a tuple, raising ObjectiveError if one is unknown or repeated, or none is given."""
+    if isinstance(names, str):
+        names = (names,)
+    names = tuple(names)
+    if not names:
+        raise ObjectiveError(
+            f"no objectives given. Choose from {', '.join(OBJECTIVES)}"
+        )
+    for name in names:
+        if name not in OBJECTIVES:
+            raise ObjectiveError(
+                f"unknown objective {name!r}. Known objectives: {', '.join(OBJECTIVES)}"
+            )
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        raise ObjectiveError(f"objective(s) listed more than once: {', '.join(repeated)}")
+    return names
+
+
+def objective_weights(names: Iterable[str]) -> tuple[float, ...]:
+    """Return the DEAP fitness weights (+1 maximise, -1 minimise) of the named objectives."""
+    return tuple(OBJECTIVES[name].weight for name in validate_objective_names(names))
+
+
+@dataclass(frozen=True)
+class LatencyMeasurement:
+    """Wall times in milliseconds of the timed forward passes."""
+
+    median_ms: float
+    min_ms: float
+    max_ms: float
+    repeats: int
+
+
+@torch.no_grad()
+def measure_latency(
+    model: nn.Module,
+    input_shape: tuple[int, ...],
+    *,
+    batch_size: int = 1,
+    warmup: int = 10,
+    repeats: int = 30,
+    device: torch.device | str = "cpu",
+    seed: int = 0,
+) -> LatencyMeasurement:
+    """Time forward passes of model in eval mode and return their median and range.
+
+    The input is a random batch of shape (batch_size, *input_shape) drawn from a local
+    generator. The first `warmup` passes are not timed. On CUDA each timed pass is
+    bracketed by torch.cuda.synchronize so that the time includes the kernels. The
+    model is left in eval mode. The median is robust to the occasional pass slowed by
+    another process, but latency remains a noisy measurement.
+    """
+    if repeats < 1:
+        raise ValueError(f"repeats must be at least 1, got {repeats}")
+    device = torch.device(device)
+    generator = torch.Generator().manual_seed(seed)
+    inputs = torch.randn((batch_size, *input_shape), generator=generator).to(device)
+    model.to(device)
+    model.eval()
+
+    def synchronize() -> None:
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+
+    for _ in range(warmup):
+        model(inputs)
+    synchronize()
+
+    times_ms = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        model(inputs)
+        synchronize()
+        times_ms.append((time.perf_counter() - started) * 1e3)
+    return LatencyMeasurement(
+        median_ms=statistics.median(times_ms),
+        min_ms=min(times_ms),
+        max_ms=max(times_ms),
+        repeats=repeats,
+    )
