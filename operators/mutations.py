@@ -137,9 +137,11 @@ class ChangeWidth(Operator):
         low, high = space.widths
         width = int(np.clip(round(params["width"] * pick(rng, (0.5, 0.75, 1.5, 2.0))), low, high))
         if width == params["width"]:
-            width = space.sample_width(rng)
-        if width == params["width"]:
-            raise NotApplicable(f"node {node.id} keeps width {width}; the space allows no other")
+            # Scaling hit a bound of the range: take any other allowed width instead.
+            others = [w for w in range(low, high + 1) if w != width]
+            if not others:
+                raise NotApplicable(f"node {node.id} keeps width {width}; the space allows no other")
+            width = pick(rng, others)
         params["width"] = width
         return genome.with_node(node.replace(params=params))
 
