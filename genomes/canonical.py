@@ -6,10 +6,16 @@ Input order matters for ``concat`` (it fixes the channel order) and not for ``ad
 
 The nodes are ordered by colour refinement (Weisfeiler-Lehman on the directed graph, with input
 and output neighbourhoods). Nodes that refinement cannot tell apart are individualised one at a
-time and the smallest resulting encoding wins; the search over ties is capped at ``MAX_LEAVES``
-encodings, past which the first candidate is taken. In a DAG with one source and one sink, ties
-that survive refinement are almost always automorphic nodes, where every choice gives the same
-encoding.
+time and the smallest resulting encoding wins. Two leaves with the same encoding reveal an
+automorphism. The search skips each branch that a known automorphism maps onto an explored one
+(automorphism pruning, as in nauty), so k identical parallel branches cost about k * k / 2 leaves
+instead of k!. The search takes no new branch after ``MAX_LEAVES`` leaves. Refinement can
+leave non-automorphic nodes tied (identical nodes wired as one ring and as two smaller rings look
+alike to it), and then only a search that reaches every distinct branch is independent of node ids.
+
+NOTE: a genome whose search reaches ``MAX_LEAVES`` while non-automorphic nodes are still tied can
+get a hash that depends on node ids. The ring genomes in tests/genomes/test_canonical.py, up to
+25 nodes, hash the same under every relabelling tried.
 """
 
 from __future__ import annotations
@@ -53,6 +59,10 @@ class _Canonicaliser:
             for position, src in enumerate(node.inputs):
                 self.out_edges[src].append((node.id, position if ordered else -1))
         self.leaves = 0
+        # The node order of the first leaf with each encoding. A later leaf with the same encoding
+        # gives an automorphism (node id -> node id), which lets the search skip symmetric branches.
+        self.leaf_orders: dict[str, list[int]] = {}
+        self.automorphisms: list[dict[int, int]] = []
 
     def refine(self, colors: dict[int, str]) -> dict[int, str]:
         classes = len(set(colors.values()))
@@ -81,7 +91,7 @@ class _Canonicaliser:
             rows.append([_label(self.genome, nid), inputs])
         return _digest([rows, index[self.genome.output], self.genome.head])
 
-    def search(self, colors: dict[int, str]) -> str:
+    def search(self, colors: dict[int, str], fixed: tuple[int, ...] = ()) -> str:
         colors = self.refine(colors)
         groups: dict[str, list[int]] = {}
         for nid in self.ids:
@@ -89,16 +99,43 @@ class _Canonicaliser:
         ties = [members for color, members in sorted(groups.items()) if len(members) > 1]
         if not ties:
             self.leaves += 1
-            return self.encode(colors)
+            encoding = self.encode(colors)
+            self._record_leaf(encoding, sorted(self.ids, key=lambda nid: colors[nid]))
+            return encoding
         best = None
+        explored: list[int] = []
         for member in ties[0]:
             if best is not None and self.leaves >= MAX_LEAVES:
                 break
+            # An automorphism that fixes the nodes individualised so far maps the branch of an
+            # explored member onto the branch of its image, so both give the same encodings.
+            if member in self._orbit(explored, fixed):
+                continue
+            explored.append(member)
             split = dict(colors)
             split[member] = _digest([colors[member], "individualised"])
-            candidate = self.search(split)
+            candidate = self.search(split, (*fixed, member))
             best = candidate if best is None or candidate < best else best
         return best
+
+    def _record_leaf(self, encoding: str, order: list[int]) -> None:
+        first = self.leaf_orders.setdefault(encoding, order)
+        if first != order:
+            self.automorphisms.append(dict(zip(first, order)))
+
+    def _orbit(self, members: list[int], fixed: tuple[int, ...]) -> set[int]:
+        """Nodes reached from ``members`` by the known automorphisms that fix every node in ``fixed``."""
+        generators = [g for g in self.automorphisms if all(g[nid] == nid for nid in fixed)]
+        reached = set(members)
+        frontier = list(members)
+        while frontier:
+            nid = frontier.pop()
+            for generator in generators:
+                image = generator[nid]
+                if image not in reached:
+                    reached.add(image)
+                    frontier.append(image)
+        return reached
 
 
 def canonical_hash(genome: Genome) -> str:
