@@ -63,9 +63,15 @@ class Node:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Node:
+        if not isinstance(data, Mapping):
+            raise InvalidGenomeError(f"a node must be a JSON object, got {type(data).__name__}: {data!r}")
         unknown = set(data) - {"id", "op", "params", "activation", "merge", "inputs"}
         if unknown:
             raise InvalidGenomeError(f"node {data.get('id')!r}: unknown field(s) {sorted(unknown)}")
+        if not isinstance(data.get("params", {}), Mapping):
+            raise InvalidGenomeError(f"node {data.get('id')!r}: 'params' must be a JSON object")
+        if not isinstance(data.get("inputs", []), (list, tuple)):
+            raise InvalidGenomeError(f"node {data.get('id')!r}: 'inputs' must be a list of node ids")
         try:
             return cls(id=data["id"], op=data["op"], params=data.get("params", {}),
                        activation=data.get("activation", "identity"), merge=data.get("merge", "add"),
@@ -161,6 +167,8 @@ class Genome:
         if not n.inputs:
             raise InvalidGenomeError(f"node {n.id} has no inputs; connect it to the input (0) or a node")
         for src in n.inputs:
+            if isinstance(src, bool) or not isinstance(src, int):
+                raise InvalidGenomeError(f"node {n.id}: input {src!r} is not a node id; use an integer")
             if src == n.id:
                 raise InvalidGenomeError(f"edge {src} -> {n.id} is a self-loop; a node cannot read itself")
             if src != INPUT and src not in ids:
@@ -269,6 +277,8 @@ class Genome:
             )
         if "nodes" not in data or "output" not in data:
             raise InvalidGenomeError("a genome needs the fields 'nodes' and 'output'")
+        if not isinstance(data["nodes"], (list, tuple)):
+            raise InvalidGenomeError(f"genome field 'nodes' must be a list, got {type(data['nodes']).__name__}")
         nodes = tuple(Node.from_dict(n) for n in data["nodes"])
         return cls(nodes, data["output"], data.get("head", "flatten"))
 
