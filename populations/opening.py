@@ -1,0 +1,184 @@
+"""Opening a population database file: identity checks, schema creation, connection settings.
+
+A file is checked through a read-only connection before any read-write connection
+exists, so a file of another program, or a damaged one, is rejected without a single
+byte of it changing.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from pathlib import Path
+
+import sqlite_utils
+
+from .errors import (
+    DamagedStoreError,
+    ForeignDatabaseError,
+    SchemaVersionError,
+    StoreError,
+    StoreNotFoundError,
+)
+from .schema import (
+    APPLICATION_KEY,
+    APPLICATION_NAME,
+    DEFAULT_OBJECTIVES,
+    SCHEMA_VERSION,
+    SQLITE_APPLICATION_ID,
+    TABLES_SQL,
+)
+
+logger = logging.getLogger(__name__)
+
+# The first 16 bytes of every SQLite 3 database file.
+SQLITE_HEADER = b"SQLite format 3\x00"
+
+
+def _connect(path: Path, *, readonly: bool, timeout: float) -> sqlite3.Connection:
+    if readonly:
+        connection = sqlite3.connect(path.resolve().as_uri() + "?mode=ro", uri=True, timeout=timeout)
+    else:
+        connection = sqlite3.connect(str(path), timeout=timeout)
+    # sqlite3.connect(timeout=) already installs the busy handler; the pragma states it
+    # in SQL so that a reader of the connection can check it.
+    connection.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
+    return connection
+
+
+def _check_header(path: Path) -> None:
+    with path.open("rb") as file:
+        header = file.read(len(SQLITE_HEADER))
+    if header != SQLITE_HEADER:
+        raise DamagedStoreError(
+            f"{path} is not a SQLite database (its first bytes are not the SQLite header), "
+            "so it is damaged or not a population database. The file was left unchanged. "
+            "Check the path, or restore the file from a backup."
+        )
+
+
+def _read_schema_version(connection: sqlite3.Connection, path: Path) -> int | None:
+    """Return the schema version stored in an existing file, or None if it has no tables.
+
+    Raises ForeignDatabaseError for a SQLite file of another program, and
+    DamagedStoreError when SQLite cannot read the file.
+    """
+    try:
+        tables = {name for (name,) in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    except sqlite3.DatabaseError as error:
+        raise DamagedStoreError(
+            f"{path} cannot be read as a SQLite database ({error}). The file was left unchanged. "
+            "Restore it from a backup, or start a new campaign with another --db path."
+        ) from error
+    if not tables:
+        return None
+
+    foreign = ForeignDatabaseError(
+        f"{path} is a SQLite database of another program, not an evonas population database. "
+        "The file was left unchanged. Choose another path for the population database."
+    )
+    if "meta" not in tables:
+        raise foreign
+    try:
+        meta = dict(connection.execute("SELECT key, value FROM meta"))
+    except sqlite3.DatabaseError as error:
+        raise foreign from error
+    if meta.get(APPLICATION_KEY) != APPLICATION_NAME:
+        raise foreign
+
+    try:
+        return int(meta["schema_version"])
+    except (KeyError, TypeError, ValueError) as error:
+        raise DamagedStoreError(
+            f"{path} is a population database without a valid schema_version in its meta table. "
+            "The file was left unchanged. Restore it from a backup."
+        ) from error
+
+
+def _check_schema_version(version: int, path: Path) -> None:
+    if version > SCHEMA_VERSION:
+        raise SchemaVersionError(
+            f"{path} uses schema version {version}, but this version of evonas reads up to "
+            f"version {SCHEMA_VERSION}. Upgrade evonas to open it."
+        )
+    if version < SCHEMA_VERSION:
+        raise SchemaVersionError(
+            f"{path} uses schema version {version}, and no upgrade to version {SCHEMA_VERSION} exists."
+        )
+
+
+def _inspect_existing(path: Path, timeout: float) -> int | None:
+    """Check an existing, non-empty file without writing to it, and return its schema version."""
+    _check_header(path)
+    try:
+        connection = _connect(path, readonly=True, timeout=timeout)
+    except sqlite3.DatabaseError as error:
+        raise DamagedStoreError(f"{path} cannot be opened as a SQLite database ({error}).") from error
+    try:
+        version = _read_schema_version(connection, path)
+    finally:
+        connection.close()
+    if version is not None:
+        _check_schema_version(version, path)
+    return version
+
+
+def _create_schema(db: sqlite_utils.Database, path: Path) -> None:
+    with db.atomic():
+        db.executescript(TABLES_SQL)
+        db["meta"].insert_all(
+            [
+                {"key": APPLICATION_KEY, "value": APPLICATION_NAME},
+                {"key": "schema_version", "value": str(SCHEMA_VERSION)},
+            ]
+        )
+        db.execute(f"PRAGMA application_id = {SQLITE_APPLICATION_ID}")
+        for name, (direction, unit) in DEFAULT_OBJECTIVES.items():
+            db["evaluations"].add_column(name, float)
+            db["objectives"].insert({"name": name, "direction": direction, "unit": unit})
+    logger.info("created population database %s (schema version %d)", path, SCHEMA_VERSION)
+
+
+def open_reader(path: Path, timeout: float) -> sqlite_utils.Database:
+    """Open an existing population database read-only (`mode=ro`)."""
+    if not path.exists():
+        raise StoreNotFoundError(
+            f"population database {path} not found. Check the path, "
+            "or run a campaign with this --db path to create it."
+        )
+    if path.is_dir():
+        raise StoreError(f"{path} is a folder, not a population database file.")
+    if path.stat().st_size == 0:
+        raise StoreError(f"{path} is empty: no campaign has written to it yet.")
+    version = _inspect_existing(path, timeout)
+    if version is None:
+        raise StoreError(f"{path} is an empty SQLite database: no campaign has written to it yet.")
+    connection = _connect(path, readonly=True, timeout=timeout)
+    return sqlite_utils.Database(connection, execute_plugins=False)
+
+
+def open_writer(path: Path, timeout: float) -> tuple[sqlite_utils.Database, bool]:
+    """Open a population database for writing, creating the file and its folder if missing.
+
+    Returns the database and whether the schema was created now. An empty file, or a
+    SQLite database without tables, becomes a new population database.
+    """
+    if path.is_dir():
+        raise StoreError(f"{path} is a folder. Give a file path for the population database.")
+    version = None
+    if path.exists() and path.stat().st_size > 0:
+        version = _inspect_existing(path, timeout)
+    path.parent.mkdir(parents=True, exist_ok=True)
+
+    db = sqlite_utils.Database(_connect(path, readonly=False, timeout=timeout), execute_plugins=False)
+    try:
+        db.execute("PRAGMA foreign_keys = ON")
+        # WAL lets readers in other processes read while the engine writes. The mode is
+        # stored in the file, so this is a no-op for a file that already uses it.
+        db.enable_wal()
+        if version is None:
+            _create_schema(db, path)
+    except BaseException:
+        db.close()
+        raise
+    return db, version is None
