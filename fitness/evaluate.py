@@ -40,8 +40,8 @@ class EvaluationRecord:
     measured. Every requested objective is present when status is "ok". A record with
     another status may still contain the cheap ones (params, flops).
 
-    metrics contains the rest. test_accuracy is kept apart from the validation accuracy that
-    selection uses, so that selection never sees the test split. Other keys:
+    metrics contains the rest. test_accuracy is kept apart from the validation accuracy
+    in objectives, so that selection never uses the test split. Other keys:
     params, flops, steps, final_train_loss, loss_curve ([step, loss] pairs), train_seconds,
     latency_min_ms, latency_max_ms, device, threads.
     """
