@@ -55,7 +55,7 @@ class Individual:
 
 
 def derived_seed(*parts: int) -> int:
-    """A 63-bit seed from integers, via numpy's SeedSequence (well mixed, order-sensitive)."""
+    """Derive a 63-bit seed from integers, via numpy's SeedSequence (well mixed, order-sensitive)."""
     return int(np.random.SeedSequence(list(parts)).generate_state(1, dtype=np.uint64)[0] >> 1)
 
 

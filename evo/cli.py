@@ -23,7 +23,11 @@ class UserError(click.ClickException):
 
 
 def _setup_logging(verbose: int, quiet: bool) -> None:
-    level = logging.WARNING if quiet else (logging.DEBUG if verbose else logging.INFO)
+    level = logging.INFO
+    if quiet:
+        level = logging.WARNING
+    elif verbose:
+        level = logging.DEBUG
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
                         datefmt="%H:%M:%S")
     if not verbose:
@@ -43,11 +47,11 @@ def _open_store(db: str, readonly: bool = True):
 def _pick_campaign(store, name: str | None) -> dict:
     campaigns = store.campaigns()
     if not campaigns:
-        raise UserError(f"{store.path} holds no campaign yet; start one with `evo run`")
+        raise UserError(f"{store.path} contains no campaign yet; start one with `evo run`")
     if name is None:
         if len(campaigns) > 1:
             names = ", ".join(c["name"] for c in campaigns)
-            raise UserError(f"{store.path} holds several campaigns ({names}); choose one with --campaign")
+            raise UserError(f"{store.path} contains several campaigns ({names}); choose one with --campaign")
         return campaigns[0]
     campaign = store.campaign(name)
     if campaign is None:
@@ -77,7 +81,7 @@ def main(ctx: click.Context, verbose: int, quiet: bool) -> None:
 @click.option("--seed", type=int, help="Campaign seed.")
 @click.pass_context
 def run(ctx, config_file, preset, db, generations, population, workers, executor, seed) -> None:
-    """Start a campaign, or continue it when the database already holds one of the same name."""
+    """Start a campaign, or continue it when the database already contains one of the same name."""
     if bool(config_file) == bool(preset):
         raise click.UsageError("give either a CONFIG_FILE or --preset NAME")
     try:
@@ -91,7 +95,7 @@ def run(ctx, config_file, preset, db, generations, population, workers, executor
 
 @main.command()
 @click.argument("db", type=click.Path(dir_okay=False))
-@click.option("--campaign", "campaign_name", help="Campaign name, when the file holds several.")
+@click.option("--campaign", "campaign_name", help="Campaign name, when the file contains several.")
 @click.option("--generations", type=int, help="Raise the number of generations.")
 @click.option("--workers", type=int, help="Evaluation worker processes.")
 @click.pass_context
@@ -131,7 +135,7 @@ def _run_campaign(config: CampaignConfig, quiet: bool) -> None:
 
 @main.command()
 @click.argument("db", type=click.Path(dir_okay=False))
-@click.option("--campaign", "campaign_name", help="Campaign name, when the file holds several.")
+@click.option("--campaign", "campaign_name", help="Campaign name, when the file contains several.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 def status(db, campaign_name, as_json) -> None:
     """Generation, evaluation counts and best value per objective."""
@@ -154,12 +158,12 @@ def status(db, campaign_name, as_json) -> None:
 
 @main.command()
 @click.argument("db", type=click.Path(dir_okay=False))
-@click.option("--campaign", "campaign_name", help="Campaign name, when the file holds several.")
+@click.option("--campaign", "campaign_name", help="Campaign name, when the file contains several.")
 @click.option("--objectives", help="Comma-separated objectives to show (default: the campaign's).")
 @click.option("--generation", type=int, help="Front of this generation (default: the last).")
 @click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table")
 def front(db, campaign_name, objectives, generation, fmt) -> None:
-    """The Pareto front, with validation objectives and the separately stored test accuracy."""
+    """Print the Pareto front, with validation objectives and the separately stored test accuracy."""
     from reports.tables import front_table
 
     with _open_store(db) as store:
@@ -180,7 +184,7 @@ def front(db, campaign_name, objectives, generation, fmt) -> None:
 @main.command()
 @click.argument("db", type=click.Path(dir_okay=False))
 @click.option("--out", required=True, type=click.Path(), help="An .html file, or a folder for PNG/CSV files.")
-@click.option("--campaign", "campaign_name", help="Campaign name, when the file holds several.")
+@click.option("--campaign", "campaign_name", help="Campaign name, when the file contains several.")
 def report(db, out, campaign_name) -> None:
     """Pictures of the front and the hypervolume per generation."""
     from reports import write_report
@@ -203,7 +207,7 @@ def seeds() -> None:
 @seeds.command("list")
 @click.option("--task", default="mnist1d", show_default=True, help="Task whose input shape sizes the seeds.")
 def seeds_list(task) -> None:
-    """Each seed with its parameter count and FLOPs on TASK."""
+    """List each seed with its parameter count and FLOPs on TASK."""
     from fitness import task_shapes
     from genomes import GenomeError, count_flops, count_parameters
     from genomes.zoo import SEEDS

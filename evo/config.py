@@ -122,7 +122,7 @@ EXECUTORS = ("serial", "process")
 
 @dataclass(frozen=True)
 class RunConfig:
-    """Where and how the campaign runs. ``db`` may use ``{name}`` for the campaign name."""
+    """Run settings: database path, executor and workers. ``db`` may use ``{name}`` for the campaign name."""
 
     db: str = "runs/{name}.sqlite"
     executor: str | None = None
@@ -160,7 +160,7 @@ class CampaignConfig:
         return Path(self.run.db.format(name=self.name))
 
     def replace(self, **sections: Any) -> CampaignConfig:
-        """A copy with top-level fields or whole sections replaced."""
+        """Return a copy with top-level fields or whole sections replaced."""
         return dataclasses.replace(self, **sections)
 
     def with_overrides(self, *, generations: int | None = None, population: int | None = None,

@@ -1,8 +1,8 @@
 """Executors run ``fitness.evaluate`` on plain-data jobs and yield results as they finish.
 
 ``serial`` evaluates in the engine process. ``process`` uses a pool of worker processes started
-with the ``spawn`` method, so no state of the engine (open database, RNG, CUDA context) leaks
-into workers; only JSON-able data crosses the boundary.
+with the ``spawn`` method. So no state of the engine (open database, RNG, CUDA context) leaks
+into workers, and only JSON-able data crosses the boundary.
 """
 
 from __future__ import annotations

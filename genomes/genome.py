@@ -112,7 +112,7 @@ class Genome:
         return max(self.ids, default=INPUT) + 1
 
     def edges(self) -> list[tuple[int, int]]:
-        """Every (source, target) pair, the input included as source 0, in node order."""
+        """Return every (source, target) pair, the input included as source 0, in node order."""
         return [(src, n.id) for n in self.nodes for src in n.inputs]
 
     def consumers(self) -> dict[int, list[int]]:
@@ -222,7 +222,7 @@ class Genome:
         return live
 
     def pruned(self) -> Genome:
-        """A copy without dead nodes (nodes with no path to the output)."""
+        """Return a copy without dead nodes (nodes with no path to the output)."""
         live = self.live_ids()
         if len(live) == len(self.nodes):
             return self
@@ -236,13 +236,13 @@ class Genome:
                       self.head if head is None else head)
 
     def with_node(self, node: Node) -> Genome:
-        """A copy where the node with ``node.id`` is replaced, or added when the id is new."""
+        """Return a copy where the node with ``node.id`` is replaced, or added when the id is new."""
         if node.id in self:
             return self.replace_nodes(node if n.id == node.id else n for n in self.nodes)
         return self.replace_nodes((*self.nodes, node))
 
     def relabeled(self, mapping: Mapping[int, int]) -> Genome:
-        """A copy whose node ids are renamed by ``mapping`` (ids missing from it are kept)."""
+        """Return a copy whose node ids are renamed by ``mapping`` (ids missing from it are kept)."""
         def rename(nid: int) -> int:
             return nid if nid == INPUT else mapping.get(nid, nid)
 

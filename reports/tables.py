@@ -13,7 +13,7 @@ FRONT_METRICS = ("test_accuracy", "params", "flops")
 
 def front_table(store, campaign_id: int, generation: int | None = None,
                 objectives: Sequence[str] | None = None) -> pd.DataFrame:
-    """The Pareto front of a generation (default: the last), one row per member.
+    """Build the Pareto front of a generation (default: the last), one row per member.
 
     Columns: individual_id, generation created, origin, the objectives, then the metrics in
     ``FRONT_METRICS`` not already shown. Raises LookupError when nothing is committed yet and
