@@ -112,6 +112,7 @@ class SpaceConfig:
     widths: tuple[int, int] = (4, 128)
     kernel_sizes: tuple[int, ...] = (1, 3, 5)
     strides: tuple[int, ...] = (1, 2)
+    pool_sizes: tuple[int, ...] = (2, 3)
     max_nodes: int = 12
     max_parameters: int | None = 1_000_000
     max_flops: int | None = None

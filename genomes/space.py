@@ -18,7 +18,8 @@ class SearchSpace:
     """Limits that every operator result must respect.
 
     ``widths`` is an inclusive (min, max) range for the ``width`` of convolutions and linear
-    layers; ``kernel_sizes`` and ``strides`` list the values operators may draw.
+    layers. ``kernel_sizes`` (convolutions), ``pool_sizes`` (pooling windows) and ``strides``
+    (both) list the allowed values.
     """
 
     input_shape: tuple[int, ...]
@@ -28,6 +29,7 @@ class SearchSpace:
     widths: tuple[int, int] = (4, 128)
     kernel_sizes: tuple[int, ...] = (1, 3, 5)
     strides: tuple[int, ...] = (1, 2)
+    pool_sizes: tuple[int, ...] = (2, 3)
     max_nodes: int = 12
     max_parameters: int | None = 1_000_000
     max_flops: int | None = None
@@ -35,7 +37,7 @@ class SearchSpace:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "input_shape", check_input_shape(self.input_shape))
-        for name in ("operations", "activations", "kernel_sizes", "strides", "heads"):
+        for name in ("operations", "activations", "kernel_sizes", "strides", "pool_sizes", "heads"):
             object.__setattr__(self, name, tuple(getattr(self, name)))
         object.__setattr__(self, "widths", tuple(self.widths))
         unknown_ops = sorted(set(self.operations) - set(OPERATIONS))
@@ -49,6 +51,8 @@ class SearchSpace:
             raise GenomeError(f"search space widths {self.widths} invalid; use (min, max) with 1 <= min <= max")
         if not self.kernel_sizes or min(self.kernel_sizes) < 1:
             raise GenomeError(f"search space kernel_sizes {self.kernel_sizes} invalid; use positive integers")
+        if not self.pool_sizes or min(self.pool_sizes) < 1:
+            raise GenomeError(f"search space pool_sizes {self.pool_sizes} invalid; use positive integers")
         if not self.strides or min(self.strides) < 1:
             raise GenomeError(f"search space strides {self.strides} invalid; use positive integers")
         if self.max_nodes < 1:
@@ -80,6 +84,10 @@ class SearchSpace:
                 return f"node {node.id}: width {params['width']} is outside {self.widths}"
             if node.op == "conv" and params["kernel"] not in self.kernel_sizes:
                 return f"node {node.id}: kernel {params['kernel']} is not in {list(self.kernel_sizes)}"
+            if node.op in ("maxpool", "avgpool") and params["kernel"] not in self.pool_sizes:
+                return f"node {node.id}: pooling kernel {params['kernel']} is not in {list(self.pool_sizes)}"
+            if "stride" in params and params["stride"] not in self.strides:
+                return f"node {node.id}: stride {params['stride']} is not in {list(self.strides)}"
         if self.max_parameters is not None and plan.parameters > self.max_parameters:
             return f"{plan.parameters} parameters exceed max_parameters {self.max_parameters}"
         if self.max_flops is not None and plan.flops > self.max_flops:
@@ -101,7 +109,7 @@ class SearchSpace:
             params["stride"] = int(rng.choice(self.strides))
             params["padding"] = params["kernel"] // 2
         elif op in ("maxpool", "avgpool"):
-            kernel = int(rng.choice([k for k in self.kernel_sizes if k > 1] or [2]))
+            kernel = int(self.pool_sizes[int(rng.integers(len(self.pool_sizes)))])
             params.update(kernel=kernel, stride=int(rng.choice(self.strides)), padding=kernel // 2)
         return params
 

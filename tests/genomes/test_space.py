@@ -164,8 +164,10 @@ def test_sampled_params_inside_space(op):
         resolved = node.resolved_params()
         if "width" in resolved:
             assert 3 <= resolved["width"] <= 40
-        if "kernel" in resolved:
+        if op == "conv":
             assert resolved["kernel"] in (1, 3, 5)
+        if op in ("maxpool", "avgpool"):
+            assert resolved["kernel"] in space.pool_sizes
         if "stride" in resolved:
             assert resolved["stride"] in (1, 2)
         assert space.violation(Genome((node,), 1)) is None
@@ -178,3 +180,13 @@ def test_strategy_stays_inside_space(genome):
 
     assert space.contains(genome)
     assert len(genome) <= 6
+
+
+@pytest.mark.parametrize("node, message", [
+    (Node(1, "maxpool", {"kernel": 5}), "pooling kernel 5"),
+    (Node(1, "conv", {"width": 4, "kernel": 3, "stride": 3}), "stride 3"),
+    (Node(1, "avgpool", {"kernel": 2, "stride": 3}), "stride 3"),
+])
+def test_pool_kernel_and_stride_limits(node, message):
+    space = SearchSpace((2, 64), 10, strides=(1, 2), pool_sizes=(2, 3))
+    assert message in space.violation(Genome((node,), 1))
