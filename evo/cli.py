@@ -225,5 +225,10 @@ def seeds_list(task) -> None:
         click.echo(f"{name:<14}{cost}   {seed.summary}")
 
 
+from evo.bench_command import bench  # noqa: E402  (commands defined in other modules)
+
+main.add_command(bench)
+
+
 if __name__ == "__main__":
     main()
