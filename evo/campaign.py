@@ -4,24 +4,33 @@ Randomness is derived, never shared: generation ``g`` draws from a generator see
 (campaign seed, g), and the evaluation of individual ``i`` is seeded with (campaign seed, i).
 So a campaign resumed after generation ``g`` continues exactly as the uninterrupted run would,
 and the number or kind of workers does not change any result.
+
+Each finished evaluation is staged in the database at once (``Store.stage_evaluation``), and
+the generation commit moves it in. A generation interrupted by a kill is rebuilt from the
+same RNG and the same ids on resume, and its staged evaluations are reused by individual id
+and genome hash, so none is lost and none runs twice.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import logging
+import random
 import time
+import zlib
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
 import numpy as np
+import torch
 from tqdm import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
 
 import fitness
 from evo.config import CampaignConfig, ConfigError
-from evo.executors import Job, make_executor
+from evo.executors import Job, make_executor, pause_point
 from evo.selection import Member, first_front, hypervolume, reference_values, select_parents, select_survivors
 from genomes import Genome, SearchSpace
 from genomes.zoo import build_seed
@@ -35,7 +44,8 @@ log = logging.getLogger(__name__)
 NOVELTY_ATTEMPTS = 20
 
 # Settings that may differ when a stored campaign is continued: how long and where it runs.
-RESUMABLE_CHANGES = {("search", "generations"), ("run", "db"), ("run", "executor"), ("run", "workers")}
+RESUMABLE_CHANGES = {("search", "generations"), ("run", "db"), ("run", "executor"), ("run", "workers"),
+                     ("run", "evaluation_timeout"), ("run", "retries")}
 
 
 @dataclass
@@ -63,8 +73,54 @@ def generation_rng(campaign_seed: int, generation: int) -> np.random.Generator:
     return np.random.default_rng(np.random.SeedSequence([campaign_seed, generation, 0x6E6173]))
 
 
+def seed_global_rngs(campaign_seed: int, generation: int) -> None:
+    """Seed Python's, NumPy's and torch's global RNGs from (campaign seed, generation).
+
+    The engine draws from generation_rng() only, but a library that uses a global RNG
+    then also behaves the same in a straight run and in a resumed one.
+    """
+    seed = derived_seed(campaign_seed, generation, 0x676C6F)
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def global_rng_states() -> str:
+    """Return Python's, NumPy's and torch's global RNG states as compressed JSON text (base64)."""
+    numpy_state = np.random.get_state(legacy=False)
+    states = {
+        "python": random.getstate(),
+        "numpy": {**numpy_state, "state": {k: np.asarray(v).tolist() for k, v in numpy_state["state"].items()}},
+        "torch": base64.b64encode(torch.get_rng_state().numpy().tobytes()).decode(),
+    }
+    return base64.b64encode(zlib.compress(json.dumps(states).encode())).decode()
+
+
+def restore_global_rng_states(encoded: str) -> None:
+    """Set the global RNG states from the text that global_rng_states() returned."""
+    states = json.loads(zlib.decompress(base64.b64decode(encoded)))
+    version, internal, gauss = states["python"]
+    random.setstate((version, tuple(internal), gauss))
+    np.random.set_state(states["numpy"])
+    torch_state = np.frombuffer(base64.b64decode(states["torch"]), dtype=np.uint8).copy()
+    torch.set_rng_state(torch.from_numpy(torch_state))
+
+
+def resolved_config(stored: dict[str, Any]) -> dict[str, Any]:
+    """Fill in the defaults of settings added since a stored config was written.
+
+    A stored config that no longer loads (a setting was removed) is returned as it is,
+    so that config_differences() names the setting.
+    """
+    try:
+        return CampaignConfig.from_dict(stored).to_dict()
+    except ConfigError:
+        return stored
+
+
 def config_differences(stored: dict[str, Any], current: dict[str, Any]) -> list[str]:
     """Dotted keys whose values differ, ignoring the settings that a resume may change."""
+    stored = resolved_config(stored)
     differences = []
     for section in sorted(set(stored) | set(current)):
         old, new = stored.get(section), current.get(section)
@@ -103,6 +159,8 @@ class Campaign:
         self.population: list[Individual] = []
         self.known: dict[str, dict[str, Any]] = {}
         self.campaign_id: int | None = None
+        # Evaluations staged by an interrupted run of the generation now being evaluated.
+        self.staged: dict[tuple[int, str], dict[str, Any]] = {}
 
     def _task_key(self) -> str:
         basis = {"task": self.config.task.to_dict(), "budget": self.config.budget.to_dict(),
@@ -114,7 +172,9 @@ class Campaign:
     def run(self) -> dict[str, Any]:
         """Run to ``search.generations`` and return the store's summary of the campaign."""
         start = self._open()
-        executor = make_executor(self.config.run.executor_name, self.config.run.workers)
+        run = self.config.run
+        executor = make_executor(run.executor_name, run.workers, timeout=run.evaluation_timeout,
+                                 retries=run.retries)
         try:
             for number in range(start, self.config.search.generations + 1):
                 self._generation(number, executor)
@@ -147,6 +207,8 @@ class Campaign:
             log.info("campaign %r has no committed generation; starting at generation 0", self.config.name)
             return 0
         self._load_population(last["members"])
+        if "global_rng" in last["state"]:
+            restore_global_rng_states(last["state"]["global_rng"])
         log.info("resuming campaign %r after generation %d", self.config.name, last["number"])
         return last["number"] + 1
 
@@ -177,13 +239,22 @@ class Campaign:
 
     def _generation(self, number: int, executor) -> None:
         started = time.perf_counter()
+        seed_global_rngs(self.config.seed, number)
         rng = generation_rng(self.config.seed, number)
         next_id = self.store.next_individual_id()
         if number == 0:
             children = self._initial_population(rng, next_id)
         else:
             children = self._offspring(rng, next_id)
+        self.staged = self.store.staged_evaluations(self.campaign_id, number)
+        if self.staged:
+            log.info("generation %d: %d evaluations staged before an interruption are reused",
+                     number, len(self.staged))
+        self.store.start_generation(self.campaign_id, number, planned=len(children),
+                                    workers=getattr(executor, "workers", 1))
+        pause_point("generation_started")
         self._evaluate(children, number, executor)
+        pause_point("evaluations_done")
 
         pool = self.population + children
         members = [Member(ind.id, ind.objectives, self.objective_names) for ind in pool]
@@ -193,6 +264,7 @@ class Campaign:
         front = first_front(survivors)
         volume = hypervolume(survivors, self.reference)
         self._commit(number, children, [m.id for m in front], volume, rng)
+        pause_point("generation_committed")
 
         failed = sum(1 for c in children if c.record.get("status") not in ("ok", "cached"))
         summary = {"generation": number, "evaluated": len(children), "failed": failed,
@@ -299,6 +371,10 @@ class Campaign:
             if reuse is not None and reuse.get("status") in ("ok", "cached"):
                 child.record = {**reuse, "status": "cached", "seconds": 0.0}
                 continue
+            staged = self.staged.get((child.id, child.genome_hash))
+            if staged is not None:
+                child.record = staged
+                continue
             jobs.append(Job(child.id, child.genome.to_dict(), self.config.task.to_dict(),
                             self.config.budget.to_dict(), derived_seed(self.config.seed, child.id),
                             self.objective_names))
@@ -308,6 +384,9 @@ class Campaign:
         with logging_redirect_tqdm():
             for key, record in executor.map(jobs):
                 by_id[key].record = record
+                self.store.stage_evaluation(self.campaign_id, number, key, by_id[key].genome_hash, record)
+                log.debug("evaluation of individual %d finished and staged: %s", key, record.get("status"))
+                pause_point("evaluation_staged")
                 if record.get("status") != "ok":
                     log.info("individual %d: %s: %s", key, record.get("status"), record.get("error"))
                 bar.update(1)
@@ -337,10 +416,15 @@ class Campaign:
                         "metrics": c.record.get("metrics", {}), "error": c.record.get("error"),
                         "seconds": c.record.get("seconds", 0.0), "task_key": self.task_key}
                        for c in children]
+        # Everything that decides what happens next. Members are stored in population
+        # order, which is the selection state: NSGA-II ranks them afresh each generation.
         state = {"rng": rng.bit_generator.state, "reference": self.reference,
-                 "seed_names": [c.operator for c in children if c.origin == "seed"]}
+                 "seed_names": [c.operator for c in children if c.origin == "seed"],
+                 "next_individual_id": max([c.id for c in children], default=self.store.next_individual_id() - 1) + 1,
+                 "global_rng": global_rng_states()}
         self.store.commit_generation(
             self.campaign_id, number, individuals=individuals, lineage=lineage, evaluations=evaluations,
             members=[ind.id for ind in self.population], front=front, hypervolume=volume,
             state=json.loads(json.dumps(state, default=int)),
+            before_commit=lambda: pause_point("commit_written"),
         )

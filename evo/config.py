@@ -16,6 +16,7 @@ from typing import Any, Mapping
 
 from fitness import OBJECTIVES, Budget, TaskSpec, validate_objective_names
 from genomes.zoo import SEEDS
+from evo.executors import EXECUTOR_PATTERN
 from operators import OPERATORS
 
 if sys.version_info >= (3, 11):
@@ -118,22 +119,34 @@ class SpaceConfig:
     max_flops: int | None = None
 
 
-EXECUTORS = ("serial", "process")
+EXECUTORS = ("serial", "process", "dask-local:N", "dask://HOST:PORT")
 
 
 @dataclass(frozen=True)
 class RunConfig:
-    """Run settings: database path, executor and workers. ``db`` may use ``{name}`` for the campaign name."""
+    """Run settings: database path, executor and workers. ``db`` may use ``{name}`` for the campaign name.
+
+    ``evaluation_timeout`` (seconds, None for no limit) stops a worker whose evaluation runs
+    longer and records the evaluation as ``timeout``. ``retries`` is how often a job whose
+    worker died runs again before it is recorded as ``failed``.
+    """
 
     db: str = "runs/{name}.sqlite"
     executor: str | None = None
     workers: int = 1
+    evaluation_timeout: float | None = None
+    retries: int = 2
 
     def __post_init__(self) -> None:
         if isinstance(self.workers, bool) or not isinstance(self.workers, int) or self.workers < 1:
             raise ConfigError(f"[run] workers = {self.workers!r} is invalid; use a positive integer")
-        if self.executor is not None and self.executor not in EXECUTORS:
+        if self.executor is not None and not EXECUTOR_PATTERN.fullmatch(str(self.executor)):
             raise ConfigError(f"[run] executor = {self.executor!r} is invalid; use one of {', '.join(EXECUTORS)}")
+        timeout = self.evaluation_timeout
+        if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0):
+            raise ConfigError(f"[run] evaluation_timeout = {timeout!r} is invalid; use a positive number of seconds")
+        if isinstance(self.retries, bool) or not isinstance(self.retries, int) or self.retries < 0:
+            raise ConfigError(f"[run] retries = {self.retries!r} is invalid; use an integer >= 0")
 
     @property
     def executor_name(self) -> str:

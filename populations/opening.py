@@ -24,6 +24,9 @@ from .schema import (
     APPLICATION_KEY,
     APPLICATION_NAME,
     DEFAULT_OBJECTIVES,
+    ENGINE_TABLES_SQL,
+    MIGRATIONS,
+    READABLE_VERSIONS,
     SCHEMA_VERSION,
     SQLITE_APPLICATION_ID,
     TABLES_SQL,
@@ -95,19 +98,45 @@ def _read_schema_version(connection: sqlite3.Connection, path: Path) -> int | No
         ) from error
 
 
-def _check_schema_version(version: int, path: Path) -> None:
+def _check_schema_version(version: int, path: Path, *, readonly: bool) -> None:
     if version > SCHEMA_VERSION:
         raise SchemaVersionError(
             f"{path} uses schema version {version}, but this version of evonas reads up to "
             f"version {SCHEMA_VERSION}. Upgrade evonas to open it."
         )
-    if version < SCHEMA_VERSION:
+    if readonly and version in READABLE_VERSIONS:
+        return
+    missing = [step for step in range(version + 1, SCHEMA_VERSION + 1) if step not in MIGRATIONS]
+    if missing:
         raise SchemaVersionError(
             f"{path} uses schema version {version}, and no upgrade to version {SCHEMA_VERSION} exists."
         )
+    if readonly:
+        raise SchemaVersionError(
+            f"{path} uses schema version {version}, which must be upgraded to version {SCHEMA_VERSION} "
+            f"before it can be read. Open it for writing once, for example with `evo resume {path}`, "
+            "which upgrades it in place."
+        )
 
 
-def _inspect_existing(path: Path, timeout: float) -> int | None:
+def _execute_statements(db: sqlite_utils.Database, script: str) -> None:
+    # Connection.executescript() commits the open transaction first, so run the
+    # statements one at a time to keep them inside the caller's transaction.
+    for statement in script.split(";"):
+        if statement.strip():
+            db.execute(statement)
+
+
+def _migrate(db: sqlite_utils.Database, version: int, path: Path) -> None:
+    """Upgrade the schema from `version` to SCHEMA_VERSION, one transaction per step."""
+    for step in range(version + 1, SCHEMA_VERSION + 1):
+        with db.atomic():
+            _execute_statements(db, MIGRATIONS[step])
+            db.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", [str(step)])
+        logger.info("upgraded population database %s to schema version %d", path, step)
+
+
+def _inspect_existing(path: Path, timeout: float, *, readonly: bool) -> int | None:
     """Check an existing, non-empty file without writing to it, and return its schema version."""
     _check_header(path)
     try:
@@ -119,7 +148,7 @@ def _inspect_existing(path: Path, timeout: float) -> int | None:
     finally:
         connection.close()
     if version is not None:
-        _check_schema_version(version, path)
+        _check_schema_version(version, path, readonly=readonly)
     return version
 
 
@@ -132,6 +161,7 @@ def _create_schema(db: sqlite_utils.Database, path: Path) -> None:
                 {"key": "schema_version", "value": str(SCHEMA_VERSION)},
             ]
         )
+        _execute_statements(db, ENGINE_TABLES_SQL)
         db.execute(f"PRAGMA application_id = {SQLITE_APPLICATION_ID}")
         for name, (direction, unit) in DEFAULT_OBJECTIVES.items():
             db["evaluations"].add_column(name, float)
@@ -150,7 +180,7 @@ def open_reader(path: Path, timeout: float) -> sqlite_utils.Database:
         raise StoreError(f"{path} is a folder, not a population database file.")
     if path.stat().st_size == 0:
         raise StoreError(f"{path} is empty: no campaign has written to it yet.")
-    version = _inspect_existing(path, timeout)
+    version = _inspect_existing(path, timeout, readonly=True)
     if version is None:
         raise StoreError(f"{path} is an empty SQLite database: no campaign has written to it yet.")
     connection = _connect(path, readonly=True, timeout=timeout)
@@ -167,7 +197,7 @@ def open_writer(path: Path, timeout: float) -> tuple[sqlite_utils.Database, bool
         raise StoreError(f"{path} is a folder. Give a file path for the population database.")
     version = None
     if path.exists() and path.stat().st_size > 0:
-        version = _inspect_existing(path, timeout)
+        version = _inspect_existing(path, timeout, readonly=False)
     path.parent.mkdir(parents=True, exist_ok=True)
 
     db = sqlite_utils.Database(_connect(path, readonly=False, timeout=timeout), execute_plugins=False)
@@ -178,6 +208,8 @@ def open_writer(path: Path, timeout: float) -> tuple[sqlite_utils.Database, bool
         db.enable_wal()
         if version is None:
             _create_schema(db, path)
+        elif version < SCHEMA_VERSION:
+            _migrate(db, version, path)
     except BaseException:
         db.close()
         raise

@@ -11,7 +11,7 @@ import re
 
 from sqlite_utils.db import quote_identifier
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 # Stored in the `meta` table under APPLICATION_KEY. A SQLite file without this row was
 # written by another program, and the store refuses to touch it.
@@ -129,6 +129,45 @@ CREATE TABLE objectives (
     unit TEXT
 );
 """
+
+# Engine-side tables added in schema version 2. Readers' views never read them, so a
+# reader sees an evaluation only once the generation that contains it is committed.
+#
+# staged_evaluations: each evaluation of the generation in progress, written as soon as it
+# finishes, so that a resume after a kill reuses it instead of running it again. The
+# generation commit deletes the campaign's staged rows in the same transaction.
+#
+# generation_progress: one row per campaign while a generation is being evaluated, for
+# `evo status`: how many evaluations the generation plans and how many workers run them.
+ENGINE_TABLES_SQL = """
+CREATE TABLE IF NOT EXISTS staged_evaluations (
+    campaign_id INTEGER NOT NULL REFERENCES campaigns(id),
+    generation INTEGER NOT NULL,
+    individual_id INTEGER NOT NULL,
+    genome_hash TEXT NOT NULL,
+    record TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    PRIMARY KEY (campaign_id, individual_id)
+);
+
+CREATE TABLE IF NOT EXISTS generation_progress (
+    campaign_id INTEGER PRIMARY KEY REFERENCES campaigns(id),
+    number INTEGER NOT NULL,
+    planned INTEGER NOT NULL,
+    workers INTEGER NOT NULL,
+    started_at TEXT NOT NULL
+);
+"""
+
+# Migration from schema version N - 1 to N, keyed by N. Each runs in one transaction
+# together with the update of `meta.schema_version`, so a kill leaves the old version.
+MIGRATIONS = {
+    2: ENGINE_TABLES_SQL,
+}
+
+# Versions that a read-only Store opens without migrating: their user-facing tables and
+# views are the same as in SCHEMA_VERSION, and only engine-side tables are missing.
+READABLE_VERSIONS = (1, 2)
 
 VIEW_NAMES = ("latest_evaluation", "current_front")
 

@@ -7,7 +7,7 @@ import json
 import logging
 import os
 import sqlite3
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +19,14 @@ from . import records
 from .errors import RecordNotFoundError, StoreError
 from .opening import open_reader, open_writer
 from .records import Objective
-from .schema import EVALUATION_COLUMNS, EVALUATION_STATUSES, SCHEMA_VERSION, VIEW_NAMES, view_sql
+from .schema import (
+    EVALUATION_COLUMNS,
+    EVALUATION_STATUSES,
+    SCHEMA_VERSION,
+    SCORED_STATUSES,
+    VIEW_NAMES,
+    view_sql,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -264,6 +271,7 @@ class Store:
         front: Sequence[int],
         hypervolume: float | None,
         state: Mapping[str, Any],
+        before_commit: Callable[[], None] | None = None,
     ) -> None:
         """Write one generation in a single transaction: all of it, or nothing.
 
@@ -276,6 +284,11 @@ class Store:
         members, front: ids of the population and of its Pareto front after this
             generation. Every id must exist in the file once this generation is written.
         state: whatever the engine needs to resume from this generation, as JSON data.
+        before_commit: called inside the transaction once every row is written, just
+            before COMMIT. Fault-injection tests use it to kill the process there.
+
+        The campaign's staged evaluations and its generation_progress row are deleted
+        in the same transaction, because this commit now holds their results.
 
         Raises StoreError (and writes nothing) if a record is invalid, an id is
         already used, a link or evaluation names an unknown individual, or the
@@ -318,6 +331,9 @@ class Store:
                         f"{described} is already committed, so nothing of this commit was written. "
                         "Resume from Store.last_generation() instead."
                     ) from error
+                self._clear_staged(campaign_id)
+                if before_commit is not None:
+                    before_commit()
         except sqlite3.IntegrityError as error:
             raise StoreError(
                 f"{described} was not written because SQLite rejected it ({error}). Check that "
@@ -351,6 +367,86 @@ class Store:
         ]
         if unknown:
             raise StoreError(f"members or front name individuals that do not exist: {sorted(unknown)}")
+
+    # --- the generation in progress -----------------------------------------------
+    #
+    # Rows written here are the engine's scratch space between two commits: readers'
+    # views and every read method above ignore them, so no reader sees half a generation.
+
+    def stage_evaluation(
+        self, campaign_id: int, generation: int, individual_id: int, genome_hash: str, record: Mapping[str, Any]
+    ) -> None:
+        """Store one finished evaluation of the uncommitted generation, committed at once.
+
+        A resume after a kill reads it back with staged_evaluations() instead of running
+        the evaluation again. Staging the same individual twice keeps the later record.
+        """
+        self._require_writable()
+        row = {
+            "campaign_id": campaign_id,
+            "generation": records.require_int(generation, "generation number"),
+            "individual_id": records.require_int(individual_id, "individual_id"),
+            "genome_hash": str(genome_hash),
+            # Python's JSON dialect keeps NaN and infinity, so the engine reads back exactly
+            # the record it staged. Only the engine reads this column.
+            "record": json.dumps(records.require_mapping(record, "staged evaluation")),
+            "created_at": records.utc_now(),
+        }
+        with self._db.atomic():
+            self._db["staged_evaluations"].insert(row, replace=True)
+
+    def staged_evaluations(self, campaign_id: int, generation: int) -> dict[tuple[int, str], dict]:
+        """Return the staged records of an uncommitted generation, by (individual id, genome hash)."""
+        if "staged_evaluations" not in self._db.table_names():
+            return {}
+        rows = self._db.execute(
+            "SELECT individual_id, genome_hash, record FROM staged_evaluations"
+            " WHERE campaign_id = ? AND generation = ?",
+            [campaign_id, generation],
+        ).fetchall()
+        return {(int(ind_id), digest): json.loads(record) for ind_id, digest, record in rows}
+
+    def _clear_staged(self, campaign_id: int) -> None:
+        self._db.execute("DELETE FROM staged_evaluations WHERE campaign_id = ?", [campaign_id])
+        self._db.execute("DELETE FROM generation_progress WHERE campaign_id = ?", [campaign_id])
+
+    def start_generation(self, campaign_id: int, number: int, *, planned: int, workers: int) -> None:
+        """Record that generation `number` is being evaluated: `planned` evaluations on `workers`."""
+        self._require_writable()
+        row = {
+            "campaign_id": campaign_id,
+            "number": records.require_int(number, "generation number"),
+            "planned": records.require_int(planned, "planned evaluations"),
+            "workers": records.require_int(workers, "workers"),
+            "started_at": records.utc_now(),
+        }
+        with self._db.atomic():
+            self._db["generation_progress"].insert(row, replace=True)
+
+    def progress(self, campaign_id: int) -> dict | None:
+        """Return the generation in progress, or None between generations.
+
+        Keys: number, planned, workers, started_at, and done and failed (evaluations
+        staged so far, and those of them whose status is not `ok`). A file of schema
+        version 1, read without upgrading, has no such record and returns None.
+        """
+        if "generation_progress" not in self._db.table_names():
+            return None
+        with self.snapshot():
+            rows = list(self._db.query("SELECT * FROM generation_progress WHERE campaign_id = ?", [campaign_id]))
+            if not rows:
+                return None
+            progress = rows[0]
+            staged = [
+                json.loads(record)
+                for (record,) in self._db.execute(
+                    "SELECT record FROM staged_evaluations WHERE campaign_id = ? AND generation = ?",
+                    [campaign_id, progress["number"]],
+                )
+            ]
+        progress["done"] = len(staged)
+        progress["failed"] = sum(1 for record in staged if record.get("status") not in SCORED_STATUSES)
+        return progress
 
     # --- reading generations ------------------------------------------------------
 

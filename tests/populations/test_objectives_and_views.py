@@ -7,7 +7,7 @@ import math
 import pytest
 from population_builders import evaluation, individual
 
-from populations import Objective, RecordNotFoundError, Store, StoreError
+from populations import SCHEMA_VERSION, Objective, RecordNotFoundError, Store, StoreError
 
 
 def _commit(store, campaign_id, number, *, new=(), evaluations=(), members, front, lineage=()):
@@ -228,7 +228,7 @@ def test_campaigns(store, campaign_id):
     assert store.campaign(second)["status"] == "finished"
     assert store.campaign("third") is None
     assert [row["name"] for row in store.campaigns()] == ["first", "second"]
-    assert store.campaign(campaign_id)["schema_version"] == 1
+    assert store.campaign(campaign_id)["schema_version"] == SCHEMA_VERSION
     assert store.campaign(campaign_id)["created_at"].endswith("+00:00")
 
 
