@@ -3,6 +3,13 @@
 The objective directions come from ``fitness.OBJECTIVES`` (declared once there). An individual
 whose evaluation did not give a finite value for every objective has no fitness values: it is
 ranked after every individual that has them, because DEAP's dominance test on NaN is meaningless.
+
+Constraints (upper limits on parameters, FLOPs or latency) follow constraint domination (Deb,
+2000, "An efficient constraint handling method for genetic algorithms"): a feasible individual
+beats every infeasible one, and of two infeasible individuals the one with the smaller total
+violation wins. So the order is: feasible individuals by Pareto front, then infeasible ones by
+violation, then individuals without finite objectives. A missing or NaN constraint value counts
+as an infinite violation.
 """
 
 from __future__ import annotations
@@ -32,28 +39,110 @@ class Fitness(base.Fitness):
         super().__init__(values)
 
 
+# Quantities that a constraint can limit from above, and where an evaluation record keeps them.
+CONSTRAINTS = ("params", "flops", "latency")
+
+
+class ConstraintError(ValueError):
+    """Unknown constraint name or a limit that is not a positive number."""
+
+
+def validate_constraints(limits: Mapping[str, float]) -> dict[str, float]:
+    """Return the limits as floats, raising ConstraintError for an unknown name or bad limit."""
+    checked = {}
+    for name, limit in limits.items():
+        if name not in CONSTRAINTS:
+            raise ConstraintError(
+                f"unknown constraint {name!r}. Constraints can limit {', '.join(CONSTRAINTS)}"
+            )
+        if isinstance(limit, bool) or not isinstance(limit, (int, float)) or not (
+            math.isfinite(limit) and limit > 0
+        ):
+            raise ConstraintError(
+                f"constraint {name} = {limit!r} is invalid. Use a positive finite upper limit"
+            )
+        checked[name] = float(limit)
+    return checked
+
+
+def constraint_values(record: Mapping[str, Any]) -> dict[str, float]:
+    """Return the constrainable quantities found in an evaluation record dict.
+
+    params and flops come from the metrics, which every record past the genome checks
+    has. latency comes from the latency objective or the latency_ms metric, so it exists
+    only where latency was measured.
+    """
+    objectives = record.get("objectives") or {}
+    metrics = record.get("metrics") or {}
+    sources = {
+        "params": metrics.get("params"),
+        "flops": metrics.get("flops"),
+        "latency": objectives.get("latency", metrics.get("latency_ms")),
+    }
+    return {name: float(value) for name, value in sources.items() if value is not None}
+
+
+def constraint_violation(values: Mapping[str, float], limits: Mapping[str, float]) -> float:
+    """Return the total relative excess of values over limits: sum of max(0, value / limit - 1).
+
+    0 means feasible. A limited quantity that is missing, NaN or infinite gives infinity,
+    so an individual whose constraint could not be measured is never feasible.
+    """
+    total = 0.0
+    for name, limit in limits.items():
+        value = values.get(name)
+        if value is None or not math.isfinite(value):
+            return math.inf
+        total += max(0.0, value / limit - 1.0)
+    return total
+
+
 @dataclass
 class Member:
-    """One individual as selection sees it: an id, its objective values and its DEAP fitness."""
+    """One individual as selection sees it: an id, its objective values and its DEAP fitness.
+
+    violation is the individual's total constraint violation (see constraint_violation).
+    NaN is treated as infinity.
+    """
 
     id: int
     objectives: Mapping[str, float]
     names: tuple[str, ...]
     fitness: Fitness = field(init=False)
     crowding_dist: float = 0.0
+    violation: float = 0.0
 
     def __post_init__(self) -> None:
         self.fitness = Fitness([OBJECTIVES[n].weight for n in self.names])
         values = [self.objectives.get(n) for n in self.names]
         if all(v is not None and math.isfinite(v) for v in values):
             self.fitness.values = tuple(float(v) for v in values)
+        if math.isnan(self.violation):
+            self.violation = math.inf
+
+    @property
+    def has_fitness(self) -> bool:
+        """Whether every objective has a finite value."""
+        return self.fitness.valid
 
     @property
     def feasible(self) -> bool:
-        return self.fitness.valid
+        """Whether the member has finite objectives and violates no constraint."""
+        return self.fitness.valid and self.violation == 0.0
+
+
+def _infeasible_order(members: Sequence[Member]) -> list[Member]:
+    """Return the infeasible members best first: constraint violators by violation, then by id,
+    then members without finite objectives by id."""
+    violators = [m for m in members if m.has_fitness and not m.feasible]
+    without_fitness = [m for m in members if not m.has_fitness]
+    return sorted(violators, key=lambda m: (m.violation, m.id)) + sorted(
+        without_fitness, key=lambda m: m.id
+    )
 
 
 def first_front(members: Sequence[Member]) -> list[Member]:
+    """Return the non-dominated feasible members, or [] when none is feasible."""
     feasible = [m for m in members if m.feasible]
     if not feasible:
         return []
@@ -61,16 +150,25 @@ def first_front(members: Sequence[Member]) -> list[Member]:
 
 
 def select_survivors(members: Sequence[Member], k: int) -> list[Member]:
-    """NSGA-II environmental selection of ``k`` members; members without fitness come last."""
+    """NSGA-II environmental selection of ``k`` members; infeasible members fill any remaining places.
+
+    They are taken in the order of ``_infeasible_order``, so members without finite
+    objectives come last.
+    """
     feasible = [m for m in members if m.feasible]
-    infeasible = sorted((m for m in members if not m.feasible), key=lambda m: m.id)
     if len(feasible) >= k:
         return tools.selNSGA2(feasible, k)
+    infeasible = _infeasible_order(members)
     return feasible + infeasible[: k - len(feasible)]
 
 
 def assign_rank_and_crowding(members: Sequence[Member]) -> dict[int, int]:
-    """Pareto rank per member id (0 = first front; infeasible after the last), and crowding."""
+    """Pareto rank per member id, and crowding distances.
+
+    Feasible members get their front (0 = first front). Constraint violators rank after the
+    last front, one rank per distinct violation, smaller first. Members without finite
+    objectives share the rank after those.
+    """
     ranks: dict[int, int] = {}
     feasible = [m for m in members if m.feasible]
     fronts = tools.sortNondominated(feasible, len(feasible)) if feasible else []
@@ -78,9 +176,16 @@ def assign_rank_and_crowding(members: Sequence[Member]) -> dict[int, int]:
         tools.emo.assignCrowdingDist(front)
         for m in front:
             ranks[m.id] = rank
+    next_rank = len(fronts)
+    violations = sorted({m.violation for m in members if m.has_fitness and not m.feasible})
     for m in members:
-        if not m.feasible:
-            ranks[m.id] = len(fronts)
+        if m.has_fitness and not m.feasible:
+            ranks[m.id] = next_rank + violations.index(m.violation)
+            m.crowding_dist = 0.0
+    next_rank += len(violations)
+    for m in members:
+        if not m.has_fitness:
+            ranks[m.id] = next_rank
             m.crowding_dist = 0.0
     return ranks
 

@@ -7,15 +7,33 @@ Public API::
     Budget
     OBJECTIVES, Objective, objective_weights(names)
     train_classifier(...), accuracy(...), measure_latency(...)
+    robustness_scores(...), fgsm(...), pgd(...), layer_gradient_norms(...)
+    state_to_bytes(model), bytes_to_state(data), inherit_weights(...)
 
 Everything that crosses a process boundary (genome, task spec, budget, seed, record) is
 plain JSON-able data.
 """
 
 from fitness.budget import OPTIMIZERS, SCHEDULES, Budget, BudgetError, resolve_device
-from fitness.evaluate import STATUSES, EvaluationRecord, InvalidSeedError, evaluate
+from fitness.diagnostics import gradient_spread, layer_gradient_norms
+from fitness.evaluate import (
+    STATUSES,
+    EvaluationRecord,
+    InheritanceError,
+    InvalidSeedError,
+    evaluate,
+    sanitise_objectives,
+)
+from fitness.inheritance import (
+    WeightsFormatError,
+    bytes_to_state,
+    inherit_weights,
+    state_to_bytes,
+)
 from fitness.objectives import (
     OBJECTIVES,
+    ROBUSTNESS_OBJECTIVES,
+    TRAINED_OBJECTIVES,
     LatencyMeasurement,
     Objective,
     ObjectiveError,
@@ -35,14 +53,18 @@ from fitness.tasks import (
     register_task,
     task_shapes,
 )
+from fitness.robustness import fgsm, gaussian_noise, pgd, perturbed_accuracy, robustness_scores
 from fitness.training import TrainingResult, accuracy, train_classifier
 
 __all__ = [
-    "OBJECTIVES", "OPTIMIZERS", "SCHEDULES", "STATUSES",
-    "Budget", "BudgetError", "EvaluationRecord", "InvalidSeedError", "LatencyMeasurement",
-    "Objective", "ObjectiveError", "TaskData", "TaskDefinition", "TaskError", "TaskSpec",
-    "TrainingResult", "UnknownTaskError",
-    "accuracy", "clear_task_cache", "evaluate", "known_tasks", "load_task",
-    "measure_latency", "objective_weights", "register_task", "resolve_device",
+    "OBJECTIVES", "OPTIMIZERS", "ROBUSTNESS_OBJECTIVES", "SCHEDULES", "STATUSES",
+    "TRAINED_OBJECTIVES",
+    "Budget", "BudgetError", "EvaluationRecord", "InheritanceError", "InvalidSeedError",
+    "LatencyMeasurement", "Objective", "ObjectiveError", "TaskData", "TaskDefinition",
+    "TaskError", "TaskSpec", "TrainingResult", "UnknownTaskError", "WeightsFormatError",
+    "accuracy", "bytes_to_state", "clear_task_cache", "evaluate", "fgsm", "gaussian_noise",
+    "gradient_spread", "inherit_weights", "known_tasks", "layer_gradient_norms", "load_task",
+    "measure_latency", "objective_weights", "perturbed_accuracy", "pgd", "register_task",
+    "resolve_device", "robustness_scores", "sanitise_objectives", "state_to_bytes",
     "task_shapes", "train_classifier", "validate_objective_names",
 ]

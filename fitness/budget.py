@@ -52,9 +52,21 @@ class Budget:
     # Batch size of accuracy evaluation (no gradients, so it can be large).
     eval_batch_size: int = 1000
     # Batch size, untimed warm-up passes and timed passes of the latency measurement.
+    # The latency objective is measured at latency_batch_size.
     latency_batch_size: int = 1
     latency_warmup: int = 10
     latency_repeats: int = 30
+    # Further batch sizes whose latency goes into the metrics (latency_ms_by_batch).
+    latency_extra_batch_sizes: tuple[int, ...] = ()
+    # Robustness objectives, measured on the first robustness_samples validation samples.
+    # Standard deviation of the Gaussian input noise of robust_noise, in input units.
+    noise_sigma: float = 0.1
+    # Maximum-norm radius of the FGSM and PGD attacks, in input units.
+    attack_epsilon: float = 8 / 255
+    # PGD iterations and step size. None selects 2.5 * attack_epsilon / pgd_steps.
+    pgd_steps: int = 10
+    pgd_step_size: float | None = None
+    robustness_samples: int = 500
     # Number of torch intra-op threads during an evaluation. A fixed count keeps results
     # bit-identical between the engine process and a worker.
     threads: int = 1
@@ -74,6 +86,9 @@ class Budget:
         self._check_positive_int("latency_repeats")
         self._check_positive_int("threads")
         self._check_positive_int("loss_curve_points")
+        self._check_positive_int("pgd_steps")
+        self._check_positive_int("robustness_samples")
+        self._check_batch_sizes()
         if self.max_parameters is not None:
             self._check_positive_int("max_parameters")
 
@@ -85,15 +100,29 @@ class Budget:
         self._check_real("momentum", lower=0.0, upper=1.0)
         if self.max_seconds is not None:
             self._check_real("max_seconds", lower=0.0, lower_inclusive=False)
+        self._check_real("noise_sigma", lower=0.0)
+        self._check_real("attack_epsilon", lower=0.0)
+        if self.pgd_step_size is not None:
+            self._check_real("pgd_step_size", lower=0.0, lower_inclusive=False)
 
         if not isinstance(self.device, str) or not _DEVICE_PATTERN.fullmatch(self.device):
             raise BudgetError(
                 f"Budget.device is {self.device!r}, expected 'auto', 'cpu', 'cuda' or 'cuda:N'"
             )
 
+    @property
+    def pgd_step(self) -> float:
+        """Step size of one PGD iteration in input units."""
+        if self.pgd_step_size is not None:
+            return float(self.pgd_step_size)
+        return 2.5 * self.attack_epsilon / self.pgd_steps
+
     def to_dict(self) -> dict[str, Any]:
         """Return the budget as a JSON-able dict that `from_dict` reads back."""
-        return dataclasses.asdict(self)
+        data = dataclasses.asdict(self)
+        # A list, so that the dict equals its own JSON round trip.
+        data["latency_extra_batch_sizes"] = list(self.latency_extra_batch_sizes)
+        return data
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Budget:
@@ -123,6 +152,19 @@ class Budget:
         if not is_integer(value) or value < minimum:
             raise BudgetError(
                 f"Budget.{field} is {value!r}, expected an integer of at least {minimum}"
+            )
+
+    def _check_batch_sizes(self) -> None:
+        sizes = self.latency_extra_batch_sizes
+        if isinstance(sizes, list):
+            sizes = tuple(sizes)
+            object.__setattr__(self, "latency_extra_batch_sizes", sizes)
+        if not isinstance(sizes, tuple) or not all(
+            is_integer(size) and size >= 1 for size in sizes
+        ):
+            raise BudgetError(
+                f"Budget.latency_extra_batch_sizes is {sizes!r}, expected a list of "
+                f"positive integers such as [1, 32]"
             )
 
     def _check_choice(self, field: str, choices: tuple[str, ...]) -> None:

@@ -7,6 +7,7 @@ and a reason instead of an exception.
 
 from __future__ import annotations
 
+import gc
 import logging
 import math
 import time
@@ -18,15 +19,24 @@ import torch
 
 from fitness._records import is_integer
 from fitness.budget import Budget, BudgetError, resolve_device
-from fitness.objectives import ObjectiveError, measure_latency, validate_objective_names
-from fitness.tasks import TaskError, TaskSpec, load_task, task_shapes
+from fitness.diagnostics import gradient_spread, layer_gradient_norms
+from fitness.inheritance import WeightsFormatError, bytes_to_state, inherit_weights, state_to_bytes
+from fitness.objectives import (
+    ROBUSTNESS_OBJECTIVES,
+    TRAINED_OBJECTIVES,
+    ObjectiveError,
+    measure_latency,
+    validate_objective_names,
+)
+from fitness.robustness import robustness_scores
+from fitness.tasks import TaskData, TaskError, TaskSpec, load_task, task_shapes
 from fitness.training import accuracy, seeded_torch, torch_threads, train_classifier
 from genomes import Genome, GenomeError, count_flops, count_parameters, decode
 
 logger = logging.getLogger(__name__)
 
 # ok: every requested objective was measured.
-# failed: an unexpected exception. diverged: NaN or infinite loss or parameter.
+# failed: an unexpected exception. diverged: NaN or infinite loss, parameter or objective.
 # rejected: the genome does not fit the task or exceeds Budget.max_parameters.
 # oom: out of memory. timeout: training ran past Budget.max_seconds.
 STATUSES = ("ok", "failed", "diverged", "rejected", "oom", "timeout")
@@ -43,7 +53,11 @@ class EvaluationRecord:
     metrics contains the rest. test_accuracy is kept apart from the validation accuracy
     in objectives, so that selection never uses the test split. Other keys:
     params, flops, steps, final_train_loss, loss_curve ([step, loss] pairs), train_seconds,
-    latency_min_ms, latency_max_ms, device, threads.
+    gradient_norms_init and gradient_norms (per-layer), latency_ms, latency_iqr_ms,
+    latency_min_ms, latency_max_ms, latency_ms_by_batch, inherited_nodes, device, threads.
+
+    weights contains the trained state_dict as .npz bytes when evaluate was called with
+    keep_weights=True, else None. It is the one field that is not JSON-able.
     """
 
     status: str
@@ -51,6 +65,7 @@ class EvaluationRecord:
     metrics: dict[str, Any] = field(default_factory=dict)
     error: str | None = None
     seconds: float = 0.0
+    weights: bytes | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         if self.status not in STATUSES:
@@ -65,19 +80,26 @@ class EvaluationRecord:
         return self.status == "ok"
 
     def to_dict(self) -> dict[str, Any]:
-        """Return the record as a JSON-able dict that `from_dict` reads back."""
-        return {
+        """Return the record as a dict that `from_dict` reads back.
+
+        The dict is JSON-able unless the record has weights, which appear under the key
+        "weights" as bytes.
+        """
+        data = {
             "status": self.status,
             "objectives": dict(self.objectives),
             "metrics": dict(self.metrics),
             "error": self.error,
             "seconds": self.seconds,
         }
+        if self.weights is not None:
+            data["weights"] = self.weights
+        return data
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> EvaluationRecord:
         """Build a record from a dict written by `to_dict`."""
-        unknown = set(data) - {"status", "objectives", "metrics", "error", "seconds"}
+        unknown = set(data) - {"status", "objectives", "metrics", "error", "seconds", "weights"}
         if unknown:
             raise ValueError(f"unknown EvaluationRecord field(s): {', '.join(sorted(unknown))}")
         return cls(
@@ -86,11 +108,41 @@ class EvaluationRecord:
             metrics=dict(data.get("metrics", {})),
             error=data.get("error"),
             seconds=float(data.get("seconds", 0.0)),
+            weights=data.get("weights"),
         )
+
+
+def sanitise_objectives(
+    status: str, objectives: Mapping[str, float], error: str | None = None
+) -> tuple[str, dict[str, float], str | None]:
+    """Drop NaN and infinite objective values, marking an "ok" result as "diverged".
+
+    Returns (status, finite objectives, error). A dropped value is named in the error.
+    Selection then ranks the individual after every one with finite objectives, instead
+    of letting DEAP compare NaN, which no comparison orders.
+    """
+    finite: dict[str, float] = {}
+    dropped = []
+    for name, value in objectives.items():
+        number = float(value) if value is not None else math.nan
+        if math.isfinite(number):
+            finite[name] = number
+        else:
+            dropped.append(f"{name}={number}")
+    if not dropped:
+        return status, finite, error
+    reason = f"objective value(s) not finite: {', '.join(dropped)}"
+    if status == "ok":
+        return "diverged", finite, reason
+    return status, finite, error or reason
 
 
 class InvalidSeedError(ValueError):
     """Seed outside the integers that torch.manual_seed accepts, 0..2**64-1."""
+
+
+class InheritanceError(ValueError):
+    """Invalid `inherit` argument of evaluate."""
 
 
 class _Rejected(Exception):
@@ -103,33 +155,49 @@ def evaluate(
     budget: Budget | Mapping[str, Any] | None = None,
     seed: int = 0,
     objectives: Iterable[str] = ("accuracy", "flops"),
+    *,
+    inherit: Mapping[str, Any] | None = None,
+    keep_weights: bool = False,
 ) -> EvaluationRecord:
     """Train and measure one genome on a task and return the record.
 
     genome is a Genome, its dict or its JSON text. task is a TaskSpec, its dict or a task
     name. budget is a Budget, its dict or None for the defaults. The seed fixes weight
-    initialisation, data order and dropout, and the caller's global RNG states are left
-    as they were.
+    initialisation, data order, dropout and the input noise of robust_noise, and the
+    caller's global RNG states are left as they were.
+
+    inherit, when given, is {"genome": parent genome (dict or JSON), "weights": the
+    parent's trained weights as .npz bytes}. The nodes that the parent shares unchanged
+    start from the parent's weights (see fitness.inheritance), the rest from the seeded
+    initialisation. keep_weights=True returns the trained weights in record.weights.
 
     The parameter count is checked against Budget.max_parameters before any module is
-    built. Training runs only when "accuracy" is requested, and a network is built only
-    for "accuracy" or "latency".
+    built. Training runs only when an objective in TRAINED_OBJECTIVES is requested, and
+    a network is built only for those or "latency".
 
     Every Exception becomes a record: GenomeError and the parameter cap give "rejected",
-    out-of-memory errors "oom", anything else "failed". Only exceptions that are not
-    Exception subclasses, such as KeyboardInterrupt and SystemExit, propagate.
+    out-of-memory errors "oom", a NaN or infinite loss or objective "diverged", anything
+    else "failed". Only exceptions that are not Exception subclasses, such as
+    KeyboardInterrupt and SystemExit, propagate.
     """
     started = time.perf_counter()
     metrics: dict[str, Any] = {}
     measured: dict[str, float] = {}
+    outputs: dict[str, bytes] = {}
     status, error = "ok", None
     try:
-        status, error = _run(genome, task, budget, seed, objectives, metrics, measured)
+        status, error = _run(
+            genome, task, budget, seed, objectives, inherit, keep_weights,
+            metrics, measured, outputs,
+        )
     except _Rejected as rejection:
         status, error = "rejected", str(rejection)
     except GenomeError as exception:
         status, error = "rejected", f"{type(exception).__name__}: {exception}"
-    except (TaskError, BudgetError, ObjectiveError, InvalidSeedError) as exception:
+    except (
+        TaskError, BudgetError, ObjectiveError, InvalidSeedError, InheritanceError,
+        WeightsFormatError,
+    ) as exception:
         # Invalid arguments rather than a bad genome, so the message is enough without a traceback.
         status, error = "failed", f"{type(exception).__name__}: {exception}"
         logger.error(
@@ -145,9 +213,9 @@ def evaluate(
             logger.exception(
                 "evaluation of genome %s failed (seed %r)", _genome_label(genome), seed
             )
-    finally:
-        _release_cuda_memory()
 
+    _release_memory(status)
+    status, measured, error = sanitise_objectives(status, measured, error)
     seconds = time.perf_counter() - started
     if status == "ok":
         logger.info(
@@ -158,7 +226,12 @@ def evaluate(
             "evaluation of genome %s %s (seed %r): %s", _genome_label(genome), status, seed, error
         )
     return EvaluationRecord(
-        status=status, objectives=measured, metrics=metrics, error=error, seconds=seconds
+        status=status,
+        objectives=measured,
+        metrics=metrics,
+        error=error,
+        seconds=seconds,
+        weights=outputs.get("weights") if status == "ok" else None,
     )
 
 
@@ -168,16 +241,20 @@ def _run(
     budget_value: Budget | Mapping[str, Any] | None,
     seed: int,
     objective_names: Iterable[str],
+    inherit: Mapping[str, Any] | None,
+    keep_weights: bool,
     metrics: dict[str, Any],
     measured: dict[str, float],
+    outputs: dict[str, bytes],
 ) -> tuple[str, str | None]:
-    """Fill metrics and measured objectives in place and return (status, error)."""
+    """Fill metrics, measured objectives and outputs in place and return (status, error)."""
     if not is_integer(seed) or not 0 <= seed < 2**64:
         raise InvalidSeedError(f"seed is {seed!r}, expected an integer in 0..2**64-1")
     names = validate_objective_names(objective_names)
     genome = _as_genome(genome_value)
     spec = TaskSpec.coerce(task_value)
     budget = Budget.coerce(budget_value)
+    parent = _parent(inherit)
     input_shape, num_classes = task_shapes(spec)
 
     # Both counts come from the genome alone, so an oversized genome allocates nothing.
@@ -194,7 +271,8 @@ def _run(
         measured["params"] = float(params)
     if "flops" in names:
         measured["flops"] = float(flops)
-    if "accuracy" not in names and "latency" not in names:
+    trains = any(name in TRAINED_OBJECTIVES for name in names)
+    if not trains and "latency" not in names:
         return "ok", None
 
     device = resolve_device(budget.device)
@@ -203,30 +281,30 @@ def _run(
     with torch_threads(budget.threads):
         with seeded_torch(seed, device):
             model = decode(genome, input_shape, num_classes).to(device)
+        if parent is not None:
+            parent_genome, parent_state = parent
+            metrics["inherited_nodes"] = inherit_weights(
+                model, genome, parent_genome, parent_state
+            )
 
-        if "accuracy" in names:
-            status, error = _train_and_score(model, spec, budget, seed, device, metrics, measured)
+        if trains:
+            status, error = _train_and_score(
+                model, names, spec, budget, seed, device, metrics, measured
+            )
             if status != "ok":
                 return status, error
 
         if "latency" in names:
-            latency = measure_latency(
-                model,
-                input_shape,
-                batch_size=budget.latency_batch_size,
-                warmup=budget.latency_warmup,
-                repeats=budget.latency_repeats,
-                device=device,
-                seed=seed,
-            )
-            measured["latency"] = float(latency.median_ms)
-            metrics["latency_min_ms"] = latency.min_ms
-            metrics["latency_max_ms"] = latency.max_ms
+            _measure_latencies(model, input_shape, budget, seed, device, metrics, measured)
+
+        if keep_weights:
+            outputs["weights"] = state_to_bytes(model)
     return "ok", None
 
 
 def _train_and_score(
     model: torch.nn.Module,
+    names: tuple[str, ...],
     spec: TaskSpec,
     budget: Budget,
     seed: int,
@@ -235,6 +313,12 @@ def _train_and_score(
     measured: dict[str, float],
 ) -> tuple[str, str | None]:
     data = load_task(spec)
+    probe_x, probe_y = _probe_batch(data, budget, device)
+    with seeded_torch(seed, device):
+        norms_init = layer_gradient_norms(model, probe_x, probe_y)
+    metrics["gradient_norms_init"] = norms_init
+    metrics["gradient_spread_init"] = gradient_spread(norms_init)
+
     result = train_classifier(model, data.x_train, data.y_train, budget, seed, device)
     metrics["steps"] = result.steps
     metrics["train_seconds"] = result.seconds
@@ -243,13 +327,108 @@ def _train_and_score(
     if result.status != "ok":
         return result.status, result.reason
 
-    measured["accuracy"] = accuracy(
-        model, data.x_val, data.y_val, budget.eval_batch_size, device
-    )
+    with seeded_torch(seed, device):
+        norms = layer_gradient_norms(model, probe_x, probe_y)
+    metrics["gradient_norms"] = norms
+    metrics["gradient_spread"] = gradient_spread(norms)
+    diagnostics = {
+        "gradient_spread_init": metrics["gradient_spread_init"],
+        "gradient_spread": metrics["gradient_spread"],
+        "train_loss": result.final_loss,
+        "loss_curve_area": result.mean_loss,
+    }
+    for name, value in diagnostics.items():
+        if name in names:
+            measured[name] = math.nan if value is None else float(value)
+
+    if "accuracy" in names:
+        measured["accuracy"] = accuracy(
+            model, data.x_val, data.y_val, budget.eval_batch_size, device
+        )
     metrics["test_accuracy"] = accuracy(
         model, data.x_test, data.y_test, budget.eval_batch_size, device
     )
+
+    requested = tuple(name for name in names if name in ROBUSTNESS_OBJECTIVES)
+    if requested:
+        count = budget.robustness_samples
+        measured.update(
+            robustness_scores(
+                model,
+                data.x_val[:count],
+                data.y_val[:count],
+                requested,
+                noise_sigma=budget.noise_sigma,
+                epsilon=budget.attack_epsilon,
+                pgd_steps=budget.pgd_steps,
+                pgd_step_size=budget.pgd_step,
+                seed=seed,
+                batch_size=budget.eval_batch_size,
+                device=device,
+            )
+        )
     return "ok", None
+
+
+def _probe_batch(
+    data: TaskData, budget: Budget, device: torch.device
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Return the first training batch in stored order, on which gradient norms are measured.
+
+    It has at least 2 samples whenever the split has, because batch norm in train mode
+    cannot normalise a batch of one.
+    """
+    count = min(budget.batch_size, len(data.y_train))
+    x = torch.tensor(data.x_train[:count], dtype=torch.float32, device=device)
+    y = torch.tensor(data.y_train[:count], dtype=torch.int64, device=device)
+    return x, y
+
+
+def _measure_latencies(
+    model: torch.nn.Module,
+    input_shape: tuple[int, ...],
+    budget: Budget,
+    seed: int,
+    device: torch.device,
+    metrics: dict[str, Any],
+    measured: dict[str, float],
+) -> None:
+    by_batch = {}
+    for batch_size in dict.fromkeys((budget.latency_batch_size, *budget.latency_extra_batch_sizes)):
+        latency = measure_latency(
+            model,
+            input_shape,
+            batch_size=batch_size,
+            warmup=budget.latency_warmup,
+            repeats=budget.latency_repeats,
+            device=device,
+            seed=seed,
+        )
+        by_batch[str(batch_size)] = {"median_ms": latency.median_ms, "iqr_ms": latency.iqr_ms}
+        if batch_size == budget.latency_batch_size:
+            measured["latency"] = float(latency.median_ms)
+            metrics["latency_ms"] = latency.median_ms
+            metrics["latency_iqr_ms"] = latency.iqr_ms
+            metrics["latency_min_ms"] = latency.min_ms
+            metrics["latency_max_ms"] = latency.max_ms
+    metrics["latency_ms_by_batch"] = by_batch
+
+
+def _parent(inherit: Mapping[str, Any] | None) -> tuple[Genome, dict[str, torch.Tensor]] | None:
+    if inherit is None:
+        return None
+    if not isinstance(inherit, Mapping) or set(inherit) != {"genome", "weights"}:
+        keys = sorted(inherit) if isinstance(inherit, Mapping) else type(inherit).__name__
+        raise InheritanceError(
+            f"inherit is {keys!r}, expected a dict with exactly the keys 'genome' and 'weights'"
+        )
+    weights = inherit["weights"]
+    if not isinstance(weights, (bytes, bytearray, memoryview)):
+        raise InheritanceError(
+            f"inherit['weights'] is a {type(weights).__name__}, expected the .npz bytes "
+            f"of record.weights"
+        )
+    return _as_genome(inherit["genome"]), bytes_to_state(bytes(weights))
 
 
 def _as_genome(value: Genome | Mapping[str, Any] | str) -> Genome:
@@ -277,6 +456,10 @@ def _is_cpu_allocation_failure(exception: Exception) -> bool:
     return isinstance(exception, RuntimeError) and "can't allocate memory" in str(exception)
 
 
-def _release_cuda_memory() -> None:
+def _release_memory(status: str) -> None:
+    # After an out-of-memory error, reference cycles through the traceback's frames can
+    # still hold the tensors, so collect them before the next evaluation allocates.
+    if status == "oom":
+        gc.collect()
     if torch.cuda.is_available():
         torch.cuda.empty_cache()

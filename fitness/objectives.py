@@ -11,6 +11,7 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -63,8 +64,63 @@ OBJECTIVES: dict[str, Objective] = {
             description="median wall time of a forward pass of Budget.latency_batch_size "
             "samples in eval mode on the evaluation device",
         ),
+        Objective(
+            "robust_noise",
+            maximize=True,
+            unit="fraction",
+            description="validation accuracy with Gaussian noise of standard deviation "
+            "Budget.noise_sigma added to the inputs",
+        ),
+        Objective(
+            "robust_fgsm",
+            maximize=True,
+            unit="fraction",
+            description="validation accuracy under the FGSM attack of max-norm radius "
+            "Budget.attack_epsilon",
+        ),
+        Objective(
+            "robust_pgd",
+            maximize=True,
+            unit="fraction",
+            description="validation accuracy under the PGD attack of max-norm radius "
+            "Budget.attack_epsilon with Budget.pgd_steps steps",
+        ),
+        Objective(
+            "gradient_spread_init",
+            maximize=False,
+            unit="decades",
+            description="standard deviation of log10 of the per-layer gradient norms "
+            "on one training batch at initialisation",
+        ),
+        Objective(
+            "gradient_spread",
+            maximize=False,
+            unit="decades",
+            description="standard deviation of log10 of the per-layer gradient norms "
+            "on one training batch after training",
+        ),
+        Objective(
+            "train_loss",
+            maximize=False,
+            unit="nats",
+            description="mean cross-entropy of the last training steps",
+        ),
+        Objective(
+            "loss_curve_area",
+            maximize=False,
+            unit="nats",
+            description="mean training cross-entropy over all steps, the area under the "
+            "loss curve divided by the step count (lower means faster learning)",
+        ),
     )
 }
+
+# Objectives that need a trained network.
+TRAINED_OBJECTIVES = frozenset(
+    {"accuracy", "robust_noise", "robust_fgsm", "robust_pgd", "gradient_spread_init",
+     "gradient_spread", "train_loss", "loss_curve_area"}
+)
+ROBUSTNESS_OBJECTIVES = ("robust_noise", "robust_fgsm", "robust_pgd")
 
 
 def validate_objective_names(names: Iterable[str] | str) -> tuple[str, ...]:
@@ -94,12 +150,18 @@ def objective_weights(names: Iterable[str]) -> tuple[float, ...]:
 
 @dataclass(frozen=True)
 class LatencyMeasurement:
-    """Wall times in milliseconds of the timed forward passes."""
+    """Wall times in milliseconds of the timed forward passes.
+
+    iqr_ms is the inter-quartile range (75th minus 25th percentile), a spread that one
+    pass slowed by another process does not move.
+    """
 
     median_ms: float
     min_ms: float
     max_ms: float
+    iqr_ms: float
     repeats: int
+    batch_size: int
 
 
 @torch.no_grad()
@@ -118,7 +180,8 @@ def measure_latency(
     The input is a random batch of shape (batch_size, *input_shape) drawn from a local
     generator. The first `warmup` passes are not timed. On CUDA each timed pass is
     bracketed by torch.cuda.synchronize so that the time includes the kernels. The
-    model is left in eval mode. The median is robust to the occasional pass slowed by
+    model is left in eval mode. The caller fixes the thread count (evaluate uses
+    Budget.threads). The median is robust to the occasional pass slowed by
     another process, but latency remains a noisy measurement.
     """
     if repeats < 1:
@@ -143,9 +206,12 @@ def measure_latency(
         model(inputs)
         synchronize()
         times_ms.append((time.perf_counter() - started) * 1e3)
+    quartile_1, quartile_3 = np.percentile(times_ms, [25, 75])
     return LatencyMeasurement(
         median_ms=statistics.median(times_ms),
         min_ms=min(times_ms),
         max_ms=max(times_ms),
+        iqr_ms=float(quartile_3 - quartile_1),
         repeats=repeats,
+        batch_size=batch_size,
     )

@@ -27,8 +27,8 @@ class TrainingResult:
 
     status is "ok", "diverged" (a loss, parameter or buffer became NaN or infinite) or
     "timeout" (Budget.max_seconds ran out). reason explains a status other than "ok".
-    final_loss is the mean loss of the last FINAL_LOSS_WINDOW finite steps, or None when
-    no step had a finite loss. loss_curve contains (step, mean loss of the steps since the
+    final_loss is the mean loss of the last FINAL_LOSS_WINDOW finite steps, and mean_loss
+    the mean over all finite steps. Both are None when no step had a finite loss. loss_curve contains (step, mean loss of the steps since the
     previous point) pairs, at most Budget.loss_curve_points of them.
     """
 
@@ -38,6 +38,7 @@ class TrainingResult:
     loss_curve: tuple[tuple[int, float], ...]
     seconds: float
     reason: str | None = None
+    mean_loss: float | None = None
 
 
 @contextmanager
@@ -178,6 +179,7 @@ def train_classifier(
         loss_curve=subsample_curve(losses, budget.loss_curve_points),
         seconds=time.perf_counter() - started,
         reason=reason,
+        mean_loss=float(np.mean(losses)) if losses else None,
     )
 
 

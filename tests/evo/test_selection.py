@@ -83,3 +83,167 @@ def test_hypervolume_grows_with_dominating_point():
     after = hypervolume(members([(0.8, 1e4), (0.9, 1e4)]), reference)
     assert after > before
     assert hypervolume(members([(math.nan, 1.0)]), reference) == 0.0
+
+
+# NaN and infinity, and constraint domination
+
+from deap import tools
+
+from evo.selection import (
+    ConstraintError,
+    assign_rank_and_crowding,
+    constraint_values,
+    constraint_violation,
+    validate_constraints,
+)
+from fitness import sanitise_objectives
+
+# Maximise accuracy, minimise FLOPs. The third point has a NaN accuracy.
+NAN_EXAMPLE = [(0.9, 1e6), (0.8, 5e5), (math.nan, 1e3), (0.7, 2e6)]
+
+
+class _RawIndividual:
+    """An individual whose DEAP fitness holds the raw values, NaN included."""
+
+    def __init__(self, point):
+        self.point = point
+        self.fitness = Fitness((1.0, -1.0), point)
+
+
+def test_deap_puts_unsanitised_nan_alone_first():
+    raw = [_RawIndividual(point) for point in NAN_EXAMPLE]
+
+    front = tools.sortNondominated(raw, len(raw), first_front_only=True)[0]
+
+    # Every comparison with NaN is False, so nothing dominates the NaN point, and it
+    # dominates the others on FLOPs. This is why selection sanitises first.
+    assert len(front) == 1
+    assert math.isnan(front[0].point[0])
+
+
+def test_nan_point_sanitised_to_diverged():
+    statuses = []
+    cleaned = []
+    for point in NAN_EXAMPLE:
+        status, objectives, error = sanitise_objectives("ok", dict(zip(NAMES, point)))
+        statuses.append(status)
+        cleaned.append(objectives)
+
+    assert statuses == ["ok", "ok", "diverged", "ok"]
+    assert cleaned[2] == {"flops": 1e3}
+
+
+def test_nan_example_front_and_selection():
+    population = [
+        Member(i + 1, sanitise_objectives("ok", dict(zip(NAMES, point)))[1], NAMES)
+        for i, point in enumerate(NAN_EXAMPLE)
+    ]
+
+    front = first_front(population)
+    chosen = select_survivors(population, 2)
+    ranks = assign_rank_and_crowding(population)
+
+    assert {(m.objectives["accuracy"], m.objectives["flops"]) for m in front} == {
+        (0.9, 1e6),
+        (0.8, 5e5),
+    }
+    assert sorted(m.id for m in chosen) == [1, 2]
+    assert ranks[3] == max(ranks.values())
+    assert ranks[3] > ranks[4]
+
+
+@pytest.mark.parametrize("value", [math.inf, -math.inf, math.nan])
+def test_sanitise_names_each_bad_value(value):
+    status, objectives, error = sanitise_objectives("ok", {"accuracy": 0.5, "flops": value})
+
+    assert status == "diverged"
+    assert objectives == {"accuracy": 0.5}
+    assert "flops=" in error
+
+
+def test_sanitise_keeps_failure_status_and_error():
+    status, objectives, error = sanitise_objectives("oom", {"flops": math.nan}, "out of memory")
+
+    assert status == "oom"
+    assert objectives == {}
+    assert error == "out of memory"
+
+
+@pytest.mark.parametrize(
+    "values, expected",
+    [
+        ({"params": 500.0, "flops": 1e6}, 0.0),
+        ({"params": 1000.0, "flops": 1e6}, 0.0),
+        ({"params": 1500.0, "flops": 1e6}, 0.5),
+        ({"params": 2000.0, "flops": 3e6}, 1.5),
+        ({"params": math.nan, "flops": 1e6}, math.inf),
+        ({"flops": 1e6}, math.inf),
+    ],
+)
+def test_constraint_violation(values, expected):
+    assert constraint_violation(values, {"params": 1000.0, "flops": 2e6}) == expected
+
+
+def test_constraint_values_from_record():
+    record = {
+        "objectives": {"accuracy": 0.9, "latency": 2.5},
+        "metrics": {"params": 1200, "flops": 5000},
+    }
+    assert constraint_values(record) == {"params": 1200.0, "flops": 5000.0, "latency": 2.5}
+    assert constraint_values({"objectives": {}, "metrics": {"latency_ms": 1.5}}) == {"latency": 1.5}
+    assert constraint_values({"status": "rejected"}) == {}
+
+
+@pytest.mark.parametrize(
+    "limits, match",
+    [
+        ({"memory": 10}, "unknown constraint 'memory'"),
+        ({"params": 0}, "params = 0 is invalid"),
+        ({"flops": math.nan}, "flops = nan is invalid"),
+        ({"latency": True}, "latency = True is invalid"),
+    ],
+)
+def test_validate_constraints_rejects(limits, match):
+    with pytest.raises(ConstraintError, match=match):
+        validate_constraints(limits)
+
+
+def test_infeasible_ranks_after_every_feasible():
+    # The violator dominates everyone on both objectives but breaks a constraint.
+    population = members([(0.5, 1e6), (0.4, 2e6)]) + [
+        Member(3, {"accuracy": 0.99, "flops": 10.0}, NAMES, violation=0.2),
+        Member(4, {"accuracy": 0.98, "flops": 10.0}, NAMES, violation=0.1),
+    ]
+
+    ranks = assign_rank_and_crowding(population)
+    front = first_front(population)
+    survivors = select_survivors(population, 2)
+    three = select_survivors(population, 3)
+
+    assert [m.id for m in front] == [1]
+    assert ranks[1] < ranks[2] < ranks[4] < ranks[3]
+    assert sorted(m.id for m in survivors) == [1, 2]
+    assert [m.id for m in three][-1] == 4
+
+
+def test_nan_violation_is_infeasible():
+    member = Member(1, {"accuracy": 0.9, "flops": 1.0}, NAMES, violation=math.nan)
+
+    assert member.has_fitness
+    assert not member.feasible
+    assert member.violation == math.inf
+
+
+def test_member_without_fitness_ranks_after_violators():
+    population = [
+        Member(1, {"accuracy": 0.9, "flops": 1.0}, NAMES, violation=5.0),
+        Member(2, {"flops": 1.0}, NAMES),
+        Member(3, {"accuracy": 0.1, "flops": 9.0}, NAMES),
+    ]
+
+    ranks = assign_rank_and_crowding(population)
+    everyone = select_survivors(population, 3)
+
+    assert ranks[3] < ranks[1] < ranks[2]
+    assert [m.id for m in everyone] == [3, 1, 2]
+    assert first_front(population) == [population[2]]
