@@ -11,7 +11,9 @@ The merge rule, applied whenever a node has several inputs whose shapes disagree
    by a bias-free 1x1 convolution (a bias-free linear layer for flat inputs).
 
 Parameters and FLOPs count the projections of step 3 and the classifier head. FLOPs follow the
-convention in ``genomes.ops``: one multiply-add is 2 FLOPs, convolutions and linear layers only.
+convention in ``genomes.ops``: the projections are ``matmul`` FLOPs, and resampling (one per input
+element), the ``add`` merge (``k - 1`` per element for ``k`` inputs), the activation and the global
+average pooling of a ``gap`` head are ``elementwise`` FLOPs.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from typing import Sequence
 
 from genomes.errors import ShapeError
 from genomes.genome import INPUT, Genome
-from genomes.ops import FLAT, IMAGE, OPERATIONS, SEQUENCE, Shape, describe_shape
+from genomes.ops import FLAT, IMAGE, OPERATIONS, SEQUENCE, FlopCount, Shape, activation_flops, describe_shape
 
 
 @dataclass(frozen=True)
@@ -48,10 +50,11 @@ class InputPlan:
             return 0
         return self._channels_in() * self.project_to
 
-    def projection_flops(self) -> int:
+    def adapter_flops(self) -> FlopCount:
+        resample = math.prod(self.shape) if self.resample_to is not None else 0
         if self.project_to is None:
-            return 0
-        return 2 * self._channels_in() * math.prod(self.adapted_shape())
+            return FlopCount(elementwise=resample)
+        return FlopCount(matmul=2 * self._channels_in() * math.prod(self.adapted_shape()), elementwise=resample)
 
     def _channels_in(self) -> int:
         return math.prod(self.shape) if self.flatten else self.shape[0]
@@ -64,15 +67,24 @@ class NodePlan:
     merged_shape: Shape
     output_shape: Shape
     op_parameters: int
-    op_flops: int
+    op_flops: FlopCount
+    merge_flops: FlopCount = FlopCount()
+    activation_flops: FlopCount = FlopCount()
 
     @property
     def parameters(self) -> int:
         return self.op_parameters + sum(p.projection_parameters() for p in self.inputs)
 
     @property
+    def flop_count(self) -> FlopCount:
+        count = self.op_flops + self.merge_flops + self.activation_flops
+        for adapter in self.inputs:
+            count = count + adapter.adapter_flops()
+        return count
+
+    @property
     def flops(self) -> int:
-        return self.op_flops + sum(p.projection_flops() for p in self.inputs)
+        return self.flop_count.total
 
 
 @dataclass(frozen=True)
@@ -84,22 +96,35 @@ class NetworkPlan:
     order: tuple[int, ...]
     nodes: dict[int, NodePlan]
     head_features: int
+    head_pooled: int = 0
 
     @property
     def head_parameters(self) -> int:
         return self.head_features * self.num_classes + self.num_classes
 
     @property
+    def head_flop_count(self) -> FlopCount:
+        """The classifier's products, and the global average pooling (elements summed) of a gap head."""
+        return FlopCount(matmul=2 * self.head_features * self.num_classes, elementwise=self.head_pooled)
+
+    @property
     def head_flops(self) -> int:
-        return 2 * self.head_features * self.num_classes
+        return self.head_flop_count.total
 
     @property
     def parameters(self) -> int:
         return sum(p.parameters for p in self.nodes.values()) + self.head_parameters
 
     @property
+    def flop_count(self) -> FlopCount:
+        count = self.head_flop_count
+        for node_plan in self.nodes.values():
+            count = count + node_plan.flop_count
+        return count
+
+    @property
     def flops(self) -> int:
-        return sum(p.flops for p in self.nodes.values()) + self.head_flops
+        return self.flop_count.total
 
     def shape_of(self, source: int) -> Shape:
         return self.input_shape if source == INPUT else self.nodes[source].output_shape
@@ -161,15 +186,20 @@ def infer_shapes(genome: Genome, input_shape: Sequence[int], num_classes: int) -
         operation = OPERATIONS[node.op]
         params = node.resolved_params()
         out = operation.output_shape(params, merged, nid)
+        merge_flops = FlopCount()
+        if node.merge == "add" and len(inputs) > 1:
+            merge_flops = FlopCount(elementwise=(len(inputs) - 1) * math.prod(merged))
         plans[nid] = NodePlan(nid, inputs, merged, out, operation.parameter_count(params, merged),
-                              operation.flops(params, merged, out))
+                              operation.flops(params, merged, out), merge_flops,
+                              activation_flops(node.activation, out))
 
     final = plans[live.output].output_shape
+    pooled = 0
     if genome.head == "gap" and len(final) > FLAT:
-        features = final[0]
+        features, pooled = final[0], math.prod(final)
     else:
         features = math.prod(final)
-    return NetworkPlan(shape_in, num_classes, order, plans, features)
+    return NetworkPlan(shape_in, num_classes, order, plans, features, pooled)
 
 
 def count_parameters(genome: Genome, input_shape: Sequence[int], num_classes: int) -> int:
@@ -178,7 +208,7 @@ def count_parameters(genome: Genome, input_shape: Sequence[int], num_classes: in
 
 
 def count_flops(genome: Genome, input_shape: Sequence[int], num_classes: int) -> int:
-    """FLOPs of one forward pass of one sample (1 multiply-add = 2 FLOPs; see ``genomes.ops``)."""
+    """FLOPs of one forward pass of one sample, all kinds of the convention in ``genomes.ops``."""
     return infer_shapes(genome, input_shape, num_classes).flops
 
 

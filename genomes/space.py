@@ -9,7 +9,7 @@ import numpy as np
 
 from genomes.errors import GenomeError
 from genomes.genome import Genome
-from genomes.ops import ACTIVATIONS, OPERATIONS, WIDTH_OPERATIONS
+from genomes.ops import ACTIVATIONS, CONVOLUTIONS, OPERATIONS, POOLING_OPERATIONS, WIDTH_OPERATIONS
 from genomes.shapes import NetworkPlan, check_input_shape, infer_shapes
 
 
@@ -18,18 +18,23 @@ class SearchSpace:
     """Limits that every operator result must respect.
 
     ``widths`` is an inclusive (min, max) range for the ``width`` of convolutions and linear
-    layers. ``kernel_sizes`` (convolutions), ``pool_sizes`` (pooling windows) and ``strides``
-    (both) list the allowed values.
+    layers. ``kernel_sizes`` (convolutions, separable ones included), ``pool_sizes`` (pooling
+    windows), ``strides`` (both), ``dilations`` and ``groups`` (convolutions),
+    ``attention_heads`` and ``dropout_percents`` list the allowed values.
     """
 
     input_shape: tuple[int, ...]
     num_classes: int
-    operations: tuple[str, ...] = ("conv", "maxpool", "avgpool", "linear", "batchnorm", "identity")
-    activations: tuple[str, ...] = ("relu", "gelu", "silu", "tanh", "identity")
+    operations: tuple[str, ...] = tuple(OPERATIONS)
+    activations: tuple[str, ...] = tuple(ACTIVATIONS)
     widths: tuple[int, int] = (4, 128)
     kernel_sizes: tuple[int, ...] = (1, 3, 5)
     strides: tuple[int, ...] = (1, 2)
     pool_sizes: tuple[int, ...] = (2, 3)
+    dilations: tuple[int, ...] = (1, 2)
+    groups: tuple[int, ...] = (1, 2, 4)
+    attention_heads: tuple[int, ...] = (1, 2, 4)
+    dropout_percents: tuple[int, ...] = (10, 25, 50)
     max_nodes: int = 12
     max_parameters: int | None = 1_000_000
     max_flops: int | None = None
@@ -37,7 +42,8 @@ class SearchSpace:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "input_shape", check_input_shape(self.input_shape))
-        for name in ("operations", "activations", "kernel_sizes", "strides", "pool_sizes", "heads"):
+        for name in ("operations", "activations", "kernel_sizes", "strides", "pool_sizes", "heads",
+                     "dilations", "groups", "attention_heads", "dropout_percents"):
             object.__setattr__(self, name, tuple(getattr(self, name)))
         object.__setattr__(self, "widths", tuple(self.widths))
         unknown_ops = sorted(set(self.operations) - set(OPERATIONS))
@@ -53,8 +59,14 @@ class SearchSpace:
             raise GenomeError(f"search space kernel_sizes {self.kernel_sizes} invalid; use positive integers")
         if not self.pool_sizes or min(self.pool_sizes) < 1:
             raise GenomeError(f"search space pool_sizes {self.pool_sizes} invalid; use positive integers")
-        if not self.strides or min(self.strides) < 1:
-            raise GenomeError(f"search space strides {self.strides} invalid; use positive integers")
+        for name in ("strides", "dilations", "groups", "attention_heads"):
+            values = getattr(self, name)
+            if not values or min(values) < 1:
+                raise GenomeError(f"search space {name} {values} invalid; use positive integers")
+        if not self.dropout_percents or not all(0 <= p <= 90 for p in self.dropout_percents):
+            raise GenomeError(
+                f"search space dropout_percents {self.dropout_percents} invalid; use integers from 0 to 90"
+            )
         if self.max_nodes < 1:
             raise GenomeError(f"search space max_nodes {self.max_nodes} invalid; use at least 1")
 
@@ -82,16 +94,28 @@ class SearchSpace:
             params = node.resolved_params()
             if "width" in params and not low <= params["width"] <= high:
                 return f"node {node.id}: width {params['width']} is outside {self.widths}"
-            if node.op == "conv" and params["kernel"] not in self.kernel_sizes:
-                return f"node {node.id}: kernel {params['kernel']} is not in {list(self.kernel_sizes)}"
-            if node.op in ("maxpool", "avgpool") and params["kernel"] not in self.pool_sizes:
-                return f"node {node.id}: pooling kernel {params['kernel']} is not in {list(self.pool_sizes)}"
-            if "stride" in params and params["stride"] not in self.strides:
-                return f"node {node.id}: stride {params['stride']} is not in {list(self.strides)}"
+            problem = self._parameter_violation(node.op, params)
+            if problem is not None:
+                return f"node {node.id}: {problem}"
         if self.max_parameters is not None and plan.parameters > self.max_parameters:
             return f"{plan.parameters} parameters exceed max_parameters {self.max_parameters}"
         if self.max_flops is not None and plan.flops > self.max_flops:
             return f"{plan.flops} FLOPs exceed max_flops {self.max_flops}"
+        return None
+
+    def _parameter_violation(self, op: str, params: Mapping[str, int]) -> str | None:
+        allowed = (
+            ("kernel", CONVOLUTIONS, "kernel", self.kernel_sizes),
+            ("kernel", POOLING_OPERATIONS, "pooling kernel", self.pool_sizes),
+            ("stride", None, "stride", self.strides),
+            ("dilation", None, "dilation", self.dilations),
+            ("groups", None, "groups", self.groups),
+            ("heads", None, "attention heads", self.attention_heads),
+            ("percent", None, "dropout percent", self.dropout_percents),
+        )
+        for key, ops, label, values in allowed:
+            if key in params and (ops is None or op in ops) and params[key] not in values:
+                return f"{label} {params[key]} is not in {list(values)}"
         return None
 
     def contains(self, genome: Genome) -> bool:
@@ -99,18 +123,29 @@ class SearchSpace:
 
     # -- sampling -------------------------------------------------------------------------------
 
-    def sample_params(self, op: str, rng: np.random.Generator) -> dict[str, Any]:
-        """Random hyperparameters for a new node carrying ``op``."""
+    def sample_params(self, op: str, rng: np.random.Generator, channels: int | None = None) -> dict[str, Any]:
+        """Random hyperparameters for a new node carrying ``op``.
+
+        ``channels`` is the node's merged input channel count when known. Attention heads are
+        then drawn among the allowed counts that divide it, and with it unknown the draw may
+        give a node that shape inference rejects. Convolutions start with groups 1 and
+        dilation 1; the ``change_dilation_groups`` mutation varies both.
+        """
         params: dict[str, Any] = {}
         if op in WIDTH_OPERATIONS:
             params["width"] = self.sample_width(rng)
-        if op == "conv":
+        if op in CONVOLUTIONS:
             params["kernel"] = int(rng.choice(self.kernel_sizes))
             params["stride"] = int(rng.choice(self.strides))
             params["padding"] = params["kernel"] // 2
-        elif op in ("maxpool", "avgpool"):
+        elif op in POOLING_OPERATIONS:
             kernel = int(self.pool_sizes[int(rng.integers(len(self.pool_sizes)))])
             params.update(kernel=kernel, stride=int(rng.choice(self.strides)), padding=kernel // 2)
+        elif op == "attention":
+            heads = [h for h in self.attention_heads if channels is None or channels % h == 0]
+            params["heads"] = int(heads[int(rng.integers(len(heads)))]) if heads else min(self.attention_heads)
+        elif op == "dropout":
+            params["percent"] = int(self.dropout_percents[int(rng.integers(len(self.dropout_percents)))])
         return params
 
     def sample_width(self, rng: np.random.Generator) -> int:

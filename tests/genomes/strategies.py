@@ -20,23 +20,34 @@ from typing import Sequence
 from hypothesis import assume
 from hypothesis import strategies as st
 
-from genomes import ACTIVATIONS, HEADS, MERGES, Genome, Node, SearchSpace, ShapeError, infer_shapes
+from genomes import ACTIVATIONS, HEADS, MERGES, OPERATIONS, Genome, Node, SearchSpace, ShapeError, infer_shapes
 
-DEFAULT_OPERATIONS = ("conv", "maxpool", "avgpool", "linear", "batchnorm", "identity")
+DEFAULT_OPERATIONS = tuple(OPERATIONS)
 
 
 def _draw_params(draw: st.DrawFn, op: str, widths: tuple[int, int], kernels: Sequence[int],
                  strides: Sequence[int]) -> dict[str, int]:
     """Draw hyperparameters for ``op``; a parameter left out is filled by the operation's default."""
     params: dict[str, int] = {}
-    if op in ("conv", "linear"):
+    if op in ("conv", "sepconv", "linear"):
         params["width"] = draw(st.integers(*widths))
-    if op == "conv":
+        params["bias"] = draw(st.sampled_from((0, 1)))
+    if op in ("conv", "sepconv"):
         params["kernel"] = draw(st.sampled_from(kernels))
         params["stride"] = draw(st.sampled_from(strides))
+        params["dilation"] = draw(st.sampled_from((1, 2)))
         padding = draw(st.none() | st.integers(0, params["kernel"] // 2))
         if padding is not None:
             params["padding"] = padding
+    if op == "conv":
+        groups = draw(st.sampled_from((1, 1, 2)))
+        # A width that groups does not divide is invalid; round it up to a multiple.
+        params["width"] = -(-params["width"] // groups) * groups
+        params["groups"] = groups
+    if op == "attention":
+        params["heads"] = draw(st.sampled_from((1, 2)))
+    if op == "dropout":
+        params["percent"] = draw(st.sampled_from((0, 10, 50)))
     elif op in ("maxpool", "avgpool"):
         kernel = draw(st.sampled_from([k for k in kernels if k > 1] or [2]))
         params["kernel"] = kernel

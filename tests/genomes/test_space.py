@@ -132,7 +132,7 @@ def test_violation_reports_invalid_genome():
     [
         ({"operations": ("conv", "deconv")}, r"operations \['deconv'\] invalid"),
         ({"operations": ()}, r"operations \[\] invalid"),
-        ({"activations": ("mish",)}, r"activations \['mish'\] invalid"),
+        ({"activations": ("swish",)}, r"activations \['swish'\] invalid"),
         ({"widths": (0, 8)}, r"widths \(0, 8\) invalid"),
         ({"widths": (9, 8)}, r"widths \(9, 8\) invalid"),
         ({"kernel_sizes": (0, 3)}, r"kernel_sizes \(0, 3\) invalid"),
