@@ -156,49 +156,6 @@ def status(db, campaign_name, as_json) -> None:
         click.echo(f"best {name:<9}  {best['value']:.6g} (individual {best['individual_id']})")
 
 
-@main.command()
-@click.argument("db", type=click.Path(dir_okay=False))
-@click.option("--campaign", "campaign_name", help="Campaign name, when the file contains several.")
-@click.option("--objectives", help="Comma-separated objectives to show (default: the campaign's).")
-@click.option("--generation", type=int, help="Front of this generation (default: the last).")
-@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table")
-def front(db, campaign_name, objectives, generation, fmt) -> None:
-    """Print the Pareto front, with validation objectives and the separately stored test accuracy."""
-    from reports.tables import front_table
-
-    with _open_store(db) as store:
-        campaign = _pick_campaign(store, campaign_name)
-        try:
-            table = front_table(store, campaign["id"], generation,
-                                objectives.split(",") if objectives else None)
-        except (LookupError, ValueError) as error:
-            raise UserError(str(error)) from None
-    if fmt == "csv":
-        click.echo(table.to_csv(index=False), nl=False)
-    elif fmt == "json":
-        click.echo(table.to_json(orient="records", indent=2))
-    else:
-        click.echo(table.to_string(index=False))
-
-
-@main.command()
-@click.argument("db", type=click.Path(dir_okay=False))
-@click.option("--out", required=True, type=click.Path(), help="An .html file, or a folder for PNG/CSV files.")
-@click.option("--campaign", "campaign_name", help="Campaign name, when the file contains several.")
-def report(db, out, campaign_name) -> None:
-    """Pictures of the front and the hypervolume per generation."""
-    from reports import write_report
-
-    with _open_store(db) as store:
-        campaign = _pick_campaign(store, campaign_name)
-    try:
-        paths = write_report(db, out, campaign=campaign["name"])
-    except (LookupError, ValueError) as error:
-        raise UserError(str(error)) from None
-    for path in paths:
-        click.echo(str(path))
-
-
 @main.group()
 def seeds() -> None:
     """Known architectures usable as seeds."""
@@ -228,6 +185,10 @@ def seeds_list(task) -> None:
 from evo.bench_command import bench  # noqa: E402  (commands defined in other modules)
 
 main.add_command(bench)
+
+from evo.report_commands import register_report_commands  # noqa: E402
+
+register_report_commands(main)
 
 
 if __name__ == "__main__":

@@ -1,10 +1,15 @@
-"""A campaign report: one self-contained HTML file, or a folder of PNG pictures and a CSV front."""
+"""A campaign report: one self-contained HTML file, or a folder of PNG pictures and a CSV front.
+
+The HTML file embeds every picture as a data URI, so it can be mailed or archived alone.
+Every string that comes from the database goes through html.escape().
+"""
 
 from __future__ import annotations
 
 import base64
 import html
 import io
+import json
 import math
 import os
 from datetime import datetime, timezone
@@ -15,9 +20,16 @@ from typing import Any
 import pandas as pd
 from matplotlib.figure import Figure
 
+from genomes import Genome, GenomeError
 from populations import Store
+from populations.queries import individual_values
 
+from .drawing import genome_svg
 from .errors import ReportError
+from .fronts import front_movement_figure, pairwise_front_figure
+from .lineage import family_tree_figure, lineage_table
+from .motifs import campaign_design_rules, campaign_motifs, ecdf_figure, load_campaign_genomes
+from .operators import operator_figure, operator_statistics
 from .plots import front_figure, hypervolume_figure, require_campaign, save_figure
 
 STYLE = """
@@ -26,6 +38,8 @@ table { border-collapse: collapse; margin: 1em 0; }
 th, td { border: 1px solid #ccc; padding: 0.25em 0.6em; text-align: left; }
 td.number { text-align: right; font-variant-numeric: tabular-nums; }
 img { max-width: 100%; }
+nav a { margin-right: 0.8em; }
+pre { background: #f6f6f6; padding: 0.6em; overflow-x: auto; }
 """
 
 
@@ -105,33 +119,173 @@ def _front_section(front: pd.DataFrame) -> str:
     return html_table(list(table.columns), rows)
 
 
-def _html_document(store: Store, campaign: dict, x: str, y: str) -> str:
+SECTIONS = (
+    ("summary", "Summary"),
+    ("config", "Configuration"),
+    ("fronts", "Pareto fronts"),
+    ("hypervolume", "Hypervolume"),
+    ("best", "Best individuals"),
+    ("lineage", "Lineage of the best"),
+    ("operators", "Operator statistics"),
+    ("motifs", "Motifs"),
+    ("rules", "Design rules"),
+)
+
+# Tables in the report are cut to this many rows; the CLI commands print them whole.
+TABLE_ROWS = 25
+BEST_PICTURES = 4
+
+
+def _frame_table(frame: pd.DataFrame, rows: int = TABLE_ROWS) -> str:
+    if frame.empty:
+        return "<p>Nothing to show yet.</p>"
+    shown = frame.head(rows)
+    body = [[None if pd.isna(value) else value for value in record] for record in shown.itertuples(index=False)]
+    note = f"<p>First {rows} of {len(frame)} rows.</p>" if len(frame) > rows else ""
+    return html_table(list(shown.columns), body) + note
+
+
+def _image(figure: Figure, alt: str) -> str:
+    return f'<img alt="{html.escape(alt)}" src="{_png_data_uri(figure)}">'
+
+
+def _svg_image(svg: str, alt: str) -> str:
+    encoded = base64.b64encode(svg.encode("utf-8")).decode("ascii")
+    return f'<img alt="{html.escape(alt)}" src="data:image/svg+xml;base64,{encoded}">'
+
+
+def _section(key: str, body: str) -> str:
+    title = dict(SECTIONS)[key]
+    return f'<section id="{key}">\n<h2>{html.escape(title)}</h2>\n{body}\n</section>'
+
+
+def _hypervolume_note(store: Store, campaign_id: int) -> str:
+    last = store.last_generation(campaign_id)
+    reference = (last or {}).get("state", {}).get("reference") if last else None
+    text = (
+        "Hypervolume of the first front in normalised objective space, with reference point "
+        "(1, ..., 1). Accuracy becomes the error 1 - accuracy. A cost c with reference value r "
+        "becomes log10(1 + c) / log10(1 + r), clipped at 1, so 0 is best."
+    )
+    if reference:
+        pairs = ", ".join(f"{name} r = {format_value(value)}" for name, value in sorted(reference.items()))
+        text += f" Reference values stored with the last generation: {pairs}."
+    return f"<p>{html.escape(text)}</p>"
+
+
+def _best_ids(store: Store, summary: dict, front: pd.DataFrame) -> list[int]:
+    ids = [int(best["individual_id"]) for best in summary["best"].values()]
+    ids += [int(i) for i in front.get("individual_id", [])]
+    unique = list(dict.fromkeys(ids))
+    return unique[:BEST_PICTURES]
+
+
+def _best_section(store: Store, ids: list[int], shapes: tuple[Sequence[int], int] | None) -> str:
+    if not ids:
+        return "<p>No scored individual yet.</p>"
+    parts = []
+    values = individual_values(store, ids).set_index("individual_id")
+    for individual_id in ids:
+        row = values.loc[individual_id] if individual_id in values.index else None
+        caption = f"individual {individual_id}"
+        if row is not None:
+            scores = ", ".join(
+                f"{name} {format_value(row[name])}" for name in store.objective_names() if pd.notna(row[name])
+            )
+            caption += f" (generation {row['generation']}, {row['origin']}): {scores}"
+        parts.append(f"<h3>{html.escape(caption)}</h3>")
+        try:
+            genome = Genome.from_json(json.dumps(store.genome(individual_id)))
+            svg = genome_svg(genome, *(shapes or (None, None)), title=f"individual {individual_id}")
+            parts.append(_svg_image(svg, f"genome of individual {individual_id}"))
+        except (GenomeError, ValueError, TypeError, KeyError) as error:
+            parts.append(f"<p>The genome cannot be drawn: {html.escape(str(error))}</p>")
+    return "\n".join(parts)
+
+
+def _objective_pair(store: Store, campaign: dict, x: str, y: str) -> list[str]:
+    names = (campaign["config"].get("search") or {}).get("objectives") or [y, x]
+    known = store.objective_names()
+    return [name for name in names if name in known]
+
+
+def _html_document(store: Store, campaign: dict, x: str, y: str,
+                   shapes: tuple[Sequence[int], int] | None = None) -> str:
     campaign_id = campaign["id"]
     with store.snapshot():
         summary = store.summary(campaign_id)
         front = store.front(campaign_id)
-        front_image = _png_data_uri(front_figure(store, campaign_id, x=x, y=y))
-        hypervolume_image = _png_data_uri(hypervolume_figure(store, campaign_id))
-    name = html.escape(campaign["name"])
+        front_images = [_image(front_figure(store, campaign_id, x=x, y=y),
+                               f"{y} against {x} for every scored individual, front highlighted")]
+        front_images.append(_image(front_movement_figure(store, campaign_id, x=x, y=y),
+                                   "the front of every generation"))
+        selected = _objective_pair(store, campaign, x, y)
+        if len(selected) > 2:
+            front_images.append(_image(pairwise_front_figure(store, campaign_id, selected),
+                                       "every pair of objectives"))
+        hypervolume_image = _image(hypervolume_figure(store, campaign_id), "hypervolume per generation")
+        best_ids = _best_ids(store, summary, front)
+        best = _best_section(store, best_ids, shapes)
+        if best_ids:
+            lineage_body = _image(
+                family_tree_figure(store, best_ids[:1], title=f"ancestors of individual {best_ids[0]}"),
+                f"family tree of individual {best_ids[0]}",
+            ) + _frame_table(lineage_table(store, best_ids[0]))
+            front_ids = [int(i) for i in front["individual_id"]]
+            lineage_body += _image(
+                family_tree_figure(store, front_ids, title="ancestors of the last front", highlight=front_ids),
+                "family tree of the last front",
+            )
+        else:
+            lineage_body = "<p>No scored individual yet.</p>"
+        operators_body = _frame_table(operator_statistics(store, campaign_id)) + _image(
+            operator_figure(store, campaign_id), "operator outcomes and applications per generation")
+        mined = load_campaign_genomes(store, campaign_id)
+        motifs = campaign_motifs(store, campaign_id, mined=mined)
+        rules = campaign_design_rules(store, campaign_id, mined=mined)
+    motif_note = (
+        f"<p>Front members: {int(mined.in_front.sum())} of {len(mined.genomes)} scored individuals"
+        + (f" (a sample of {mined.sampled_from})" if mined.sampled else "")
+        + ". p_value: exact one-sided permutation test (hypergeometric tail); p_adjusted: Holm's correction "
+        f"over the {len(motifs)} motifs tested.</p>"
+    )
+    motifs_body = motif_note + _frame_table(motifs)
+    rules_body = "<p>Spearman rank correlation of each feature with each objective, with 95% intervals.</p>"
+    rules_body += _frame_table(rules)
+    if mined.genomes:
+        objective = "accuracy" if "accuracy" in mined.individuals.columns else y
+        rules_body += _image(ecdf_figure(mined, motifs, objective), f"distribution of {objective} by feature")
+
+    config_text = json.dumps(campaign["config"], indent=2, sort_keys=True, default=str)
     generation = summary["generation"]
-    written = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     front_heading = "Pareto front" if generation is None else f"Pareto front of generation {generation}"
+    bodies = {
+        "summary": html_table(None, _summary_rows(store, summary)),
+        "config": f"<details><summary>Resolved campaign config (JSON)</summary><pre>{html.escape(config_text)}</pre></details>",
+        "fronts": "\n".join(front_images) + f"<h3>{html.escape(front_heading)}</h3>" + _front_section(front),
+        "hypervolume": hypervolume_image + _hypervolume_note(store, campaign_id),
+        "best": best,
+        "lineage": lineage_body,
+        "operators": operators_body,
+        "motifs": motifs_body,
+        "rules": rules_body,
+    }
+    name = html.escape(campaign["name"])
+    written = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    contents = " ".join(f'<a href="#{key}">{html.escape(title)}</a>' for key, title in SECTIONS)
+    sections = "\n".join(_section(key, bodies[key]) for key, _ in SECTIONS)
     return f"""<!DOCTYPE html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
 <title>Campaign report: {name}</title>
+<link rel="icon" href="data:,">
 <style>{STYLE}</style>
 </head>
 <body>
 <h1>Campaign report: {name}</h1>
-<h2>Summary</h2>
-{html_table(None, _summary_rows(store, summary))}
-<h2>{html.escape(front_heading)}</h2>
-<img alt="{html.escape(f'{y} against {x} for every scored individual, front highlighted')}" src="{front_image}">
-{_front_section(front)}
-<h2>Hypervolume</h2>
-<img alt="hypervolume per generation" src="{hypervolume_image}">
+<nav>{contents}</nav>
+{sections}
 <p>Written {written} from {html.escape(str(store.path))}.</p>
 </body>
 </html>
@@ -145,6 +299,7 @@ def write_report(
     campaign: str | int | None = None,
     x: str = "flops",
     y: str = "accuracy",
+    shapes: tuple[Sequence[int], int] | None = None,
 ) -> list[Path]:
     """Write a report of one campaign of a population database and return the written paths.
 
@@ -153,7 +308,8 @@ def write_report(
     (created if missing) that receives front.png, hypervolume.png and front.csv.
 
     campaign is a name or id, by default the most recently created campaign. x and y
-    are the objectives of the front picture. The database is opened read-only, so a
+    are the objectives of the front picture. shapes is the task's (input_shape,
+    num_classes); with it the genome pictures show each node's output shape. The database is opened read-only, so a
     report can be made while the engine writes. A campaign without generations or
     scores gives a valid report with notes in place of the missing parts. Raises ReportError for an unknown
     campaign or objective, and populations.StoreError for a file that cannot be read.
@@ -165,7 +321,7 @@ def write_report(
     with Store(db_path, readonly=True) as store:
         chosen = _choose_campaign(store, campaign)
         if is_html:
-            document = _html_document(store, chosen, x, y)
+            document = _html_document(store, chosen, x, y, shapes)
             out_path.parent.mkdir(parents=True, exist_ok=True)
             out_path.write_text(document, encoding="utf-8")
             return [out_path]

@@ -22,7 +22,11 @@ SCRIPT_NAME = "<script>alert('x')</script> & co"
 def _individual(individual_id, generation, campaign=""):
     return {
         "id": individual_id,
-        "genome": {"nodes": [individual_id]},
+        "genome": {
+            "format": 1, "output": 1, "head": "flatten",
+            "nodes": [{"id": 1, "op": "linear", "params": {"width": 4 + individual_id},
+                       "activation": "relu", "merge": "add", "inputs": [0]}],
+        },
         "genome_hash": f"hash{campaign}-{individual_id}",
         "generation": generation,
         "origin": "seed" if generation == 0 else "mutation",

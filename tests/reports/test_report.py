@@ -12,6 +12,7 @@ from populations import Store, StoreNotFoundError
 from reports import ReportError, write_report
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+SECTION_IDS = ("summary", "config", "fronts", "hypervolume", "best", "lineage", "operators", "motifs", "rules")
 
 
 def _embedded_images(text):
@@ -23,8 +24,10 @@ def test_html_report_self_contained(db_path, tmp_path, last_front):
 
     text = path.read_text(encoding="utf-8")
     images = _embedded_images(text)
-    assert len(images) == 2
+    assert len(images) >= 6
     assert all(image.startswith(PNG_SIGNATURE) for image in images)
+    for section in SECTION_IDS:
+        assert f'<section id="{section}">' in text
     assert "Pareto front of generation 1" in text
     assert "<tr><th>individual_id</th>" in text
     front_ids = re.findall(r'<tr><td class="number">(\d+)</td><td>hash-', text)
@@ -47,7 +50,8 @@ def test_html_report_without_generations(db_path, tmp_path):
     text = path.read_text(encoding="utf-8")
     assert "No generation committed yet" in text
     assert "none committed" in text
-    assert len(_embedded_images(text)) == 2
+    assert len(_embedded_images(text)) >= 2
+    assert "No scored individual yet" in text
 
 
 def test_default_campaign_is_latest(db_path, tmp_path):
