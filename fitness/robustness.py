@@ -95,8 +95,8 @@ def perturbed_accuracy(
     The mode of every submodule is restored afterwards. Raises ValueError for an empty split.
     """
     device = torch.device(device)
-    x = torch.as_tensor(np.asarray(x), dtype=torch.float32)
-    y = torch.as_tensor(np.asarray(y), dtype=torch.int64)
+    x = _as_tensor(x, torch.float32)
+    y = _as_tensor(y, torch.int64)
     if len(y) == 0:
         raise ValueError("robust accuracy of an empty split is undefined")
     model.to(device)
@@ -110,6 +110,13 @@ def perturbed_accuracy(
                 predictions = model(perturbed).argmax(dim=1)
             correct += int((predictions == y_batch).sum())
     return correct / len(y)
+
+
+def _as_tensor(values: np.ndarray | torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    # torch.tensor copies, because the cached task arrays are read-only.
+    if isinstance(values, torch.Tensor):
+        return values.to(dtype)
+    return torch.tensor(values, dtype=dtype)
 
 
 def robustness_scores(

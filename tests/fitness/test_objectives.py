@@ -1,9 +1,12 @@
+import json
 import time
 
 import pytest
 import torch
 from torch import nn
 
+from fitness.budget import Budget, BudgetError
+from fitness.evaluate import evaluate
 from fitness.objectives import (
     OBJECTIVES,
     ObjectiveError,
@@ -11,6 +14,7 @@ from fitness.objectives import (
     objective_weights,
     validate_objective_names,
 )
+from genomes.zoo import small_mlp
 
 
 def test_objective_directions():
@@ -89,3 +93,43 @@ def test_latency_runs_without_gradients():
     measure_latency(_GradientProbe(), (3,), warmup=1, repeats=1)
 
     assert grad_enabled == [False, False]
+
+
+def test_latency_iqr_ignores_one_slow_pass():
+    # Timed passes: 4 of 5 ms and one of 200 ms. The quartiles both fall on 5 ms passes.
+    model = _ScriptedDelay([0.0, 0.005, 0.005, 0.2, 0.005, 0.005])
+
+    latency = measure_latency(model, (1, 4), warmup=1, repeats=5)
+
+    assert latency.iqr_ms < 5
+    assert latency.max_ms - latency.min_ms > 150
+    assert latency.batch_size == 1
+
+
+def test_evaluate_measures_latency_per_batch_size():
+    budget = {"latency_batch_size": 2, "latency_extra_batch_sizes": [8, 2, 64],
+              "latency_warmup": 1, "latency_repeats": 3, "threads": 1}
+
+    record = evaluate(small_mlp(), "mnist1d", budget, seed=0, objectives=["latency"])
+    by_batch = record.metrics["latency_ms_by_batch"]
+
+    assert record.status == "ok", record.error
+    assert list(by_batch) == ["2", "8", "64"]
+    assert record.objectives["latency"] == by_batch["2"]["median_ms"]
+    assert record.metrics["latency_iqr_ms"] == by_batch["2"]["iqr_ms"]
+    assert record.metrics["threads"] == 1
+    assert "steps" not in record.metrics
+
+
+@pytest.mark.parametrize("sizes", [[0], [2, -1], ["8"], 4])
+def test_budget_rejects_bad_latency_batch_sizes(sizes):
+    with pytest.raises(BudgetError, match="latency_extra_batch_sizes"):
+        Budget(latency_extra_batch_sizes=sizes)
+
+
+def test_budget_batch_sizes_survive_json_round_trip():
+    budget = Budget(latency_extra_batch_sizes=[1, 32])
+    data = json.loads(json.dumps(budget.to_dict()))
+
+    assert data == budget.to_dict()
+    assert Budget.from_dict(data) == budget
