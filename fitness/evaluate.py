@@ -316,8 +316,9 @@ def _train_and_score(
     probe_x, probe_y = _probe_batch(data, budget, device)
     with seeded_torch(seed, device):
         norms_init = layer_gradient_norms(model, probe_x, probe_y)
-    metrics["gradient_norms_init"] = norms_init
-    metrics["gradient_spread_init"] = gradient_spread(norms_init)
+    spread_init = gradient_spread(norms_init)
+    metrics["gradient_norms_init"] = {name: _finite_or_none(v) for name, v in norms_init.items()}
+    metrics["gradient_spread_init"] = _finite_or_none(spread_init)
 
     result = train_classifier(model, data.x_train, data.y_train, budget, seed, device)
     metrics["steps"] = result.steps
@@ -329,11 +330,12 @@ def _train_and_score(
 
     with seeded_torch(seed, device):
         norms = layer_gradient_norms(model, probe_x, probe_y)
-    metrics["gradient_norms"] = norms
-    metrics["gradient_spread"] = gradient_spread(norms)
+    spread = gradient_spread(norms)
+    metrics["gradient_norms"] = {name: _finite_or_none(v) for name, v in norms.items()}
+    metrics["gradient_spread"] = _finite_or_none(spread)
     diagnostics = {
-        "gradient_spread_init": metrics["gradient_spread_init"],
-        "gradient_spread": metrics["gradient_spread"],
+        "gradient_spread_init": spread_init,
+        "gradient_spread": spread,
         "train_loss": result.final_loss,
         "loss_curve_area": result.mean_loss,
     }
@@ -368,6 +370,11 @@ def _train_and_score(
             )
         )
     return "ok", None
+
+
+def _finite_or_none(value: float) -> float | None:
+    # Metrics stay valid JSON, which has no NaN.
+    return value if math.isfinite(value) else None
 
 
 def _probe_batch(
