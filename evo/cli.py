@@ -190,6 +190,10 @@ from evo.report_commands import register_report_commands  # noqa: E402
 
 register_report_commands(main)
 
+from evo.evaluate_command import evaluate_command  # noqa: E402
+
+main.add_command(evaluate_command)
+
 
 if __name__ == "__main__":
     main()
