@@ -1,7 +1,8 @@
 """An SVG picture of one genome: its DAG from the input to the classifier head.
 
 Nodes are placed in layers by their longest path from the input, so every edge points
-down. Each box names the node id, operation, parameters, activation and merge, and, when
+down. Each box names the node id, operation, the parameters the genome sets (defaults are
+left out), activation and merge, and, when
 the task's input shape is known, the node's output shape. The SVG is plain text with
 every label XML-escaped, so it can be written to a file or put inline in an HTML page.
 """
@@ -45,7 +46,7 @@ def _layers(genome: Genome) -> dict[int, int]:
 def _node_label(genome: Genome, node_id: int) -> str:
     node = genome.node(node_id)
     params = " ".join(
-        f"{PARAMETER_ABBREVIATIONS.get(key, key)}{value}" for key, value in sorted(node.resolved_params().items())
+        f"{PARAMETER_ABBREVIATIONS.get(key, key)}{value}" for key, value in sorted(node.params)
     )
     return f"{node_id}: {node.op} {params}".rstrip()
 

@@ -10,27 +10,31 @@ mode with them loaded.
 from __future__ import annotations
 
 import base64
+import inspect
 import io
 import os
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 import torch
 from torch import nn
 
 from genomes import Genome, decode
 from genomes.decode import GenomeNetwork
+from genomes.ops import ChannelLayerNorm, PositionAttention
 
 from .errors import ReportError
 
 EXPORT_FORMATS = ("py", "torchscript", "onnx")
 
-# torch.nn classes whose repr() is a valid constructor call. Every leaf module that the
-# decoder builds is one of these, and the exporter checks that before writing.
-REPR_CONSTRUCTIBLE = (
-    nn.Conv1d, nn.Conv2d, nn.MaxPool1d, nn.MaxPool2d, nn.AvgPool1d, nn.AvgPool2d, nn.Linear,
-    nn.BatchNorm1d, nn.BatchNorm2d, nn.Identity, nn.ReLU, nn.GELU, nn.SiLU, nn.Tanh, nn.Flatten,
-)
+# Modules of the decoder that are not torch.nn classes: how to call their constructor.
+# The generated file gets their class source (they use only torch), so it stays standalone.
+CUSTOM_CONSTRUCTORS: dict[type, Callable[[nn.Module], str]] = {
+    ChannelLayerNorm: lambda module: f"ChannelLayerNorm({module.norm.normalized_shape[0]})",
+    PositionAttention: lambda module: (
+        f"PositionAttention({module.attention.embed_dim}, {module.attention.num_heads})"
+    ),
+}
 
 SOURCE_HEADER = '''"""{title}
 
@@ -130,40 +134,53 @@ class ExportError(ReportError):
     """A network cannot be exported in the requested format."""
 
 
-def _constructor(module: nn.Module) -> str:
-    """Return Python source that builds a fresh module of the same configuration."""
-    if isinstance(module, nn.Sequential):
-        return "nn.Sequential(" + ", ".join(_constructor(child) for child in module) + ")"
-    if type(module) not in REPR_CONSTRUCTIBLE:
+def _constructor(module: nn.Module, custom: set[type]) -> str:
+    """Return Python source that builds a fresh module of the same configuration.
+
+    torch.nn classes are rebuilt from their repr(), which is checked to round-trip.
+    Classes in CUSTOM_CONSTRUCTORS are added to `custom`, so the caller can include
+    their source. Anything else raises ExportError.
+    """
+    kind = type(module)
+    if kind is nn.Sequential:
+        return "nn.Sequential(" + ", ".join(_constructor(child, custom) for child in module) + ")"
+    if kind in CUSTOM_CONSTRUCTORS:
+        custom.add(kind)
+        return CUSTOM_CONSTRUCTORS[kind](module)
+    if getattr(nn, kind.__name__, None) is not kind:
         raise ExportError(
-            f"cannot write source for module {type(module).__name__}. "
+            f"cannot write source for module {kind.__module__}.{kind.__name__}. "
             "Use --format torchscript or onnx for this network."
         )
     text = "nn." + repr(module)
-    rebuilt = eval(text, {"nn": nn})  # noqa: S307, the text is a repr of a torch.nn class listed above
+    try:
+        rebuilt = eval(text, {"nn": nn})  # noqa: S307, text is the repr of a torch.nn class
+    except (SyntaxError, TypeError, NameError) as error:
+        raise ExportError(f"the repr of {kind.__name__} is not a constructor call ({error}): {text}") from None
     if repr(rebuilt) != repr(module):
-        raise ExportError(f"the repr of {type(module).__name__} does not rebuild it: {text}")
+        raise ExportError(f"the repr of {kind.__name__} does not rebuild it: {text}")
     return text
 
 
 def network_source(network: GenomeNetwork, *, title: str = "A network exported by evonas.",
                    module_name: str = "network", weights_note: str = "trained") -> str:
     """Write the standalone PyTorch source of a decoded network, its weights included."""
+    custom: set[type] = set()
     lines = ["class Network(nn.Module):", "    def __init__(self):", "        super().__init__()",
              "        self.cells = nn.ModuleDict()"]
     for node_id in network.order:
         cell = network.cells[str(node_id)]
         adapters = []
         for adapter in cell.adapters:
-            projection = "None" if adapter.projection is None else _constructor(adapter.projection)
+            projection = "None" if adapter.projection is None else _constructor(adapter.projection, custom)
             resample = None if adapter.resample_to is None else tuple(adapter.resample_to)
             adapters.append(f"InputAdapter({adapter.flatten!r}, {resample!r}, {projection})")
         lines.append(
             f'        self.cells["{node_id}"] = Cell({cell.concat!r}, [{", ".join(adapters)}], '
-            f"{_constructor(cell.operation)}, {_constructor(cell.activation)})"
+            f"{_constructor(cell.operation, custom)}, {_constructor(cell.activation, custom)})"
         )
     head = network.head
-    lines.append(f"        self.head = Head({head.global_pool!r}, {_constructor(head.classifier)})")
+    lines.append(f"        self.head = Head({head.global_pool!r}, {_constructor(head.classifier, custom)})")
     lines += ["", "    def forward(self, x):", "        v0 = x.reshape(x.shape[0], *INPUT_SHAPE)"]
     for node_id in network.order:
         sources = ", ".join(f"v{source}" for source in network.sources[node_id])
@@ -180,7 +197,8 @@ def network_source(network: GenomeNetwork, *, title: str = "A network exported b
         flat_size=int(torch.Size(input_shape).numel()), classes=head.classifier.out_features,
         weights_note=weights_note, input_shape=input_shape,
     )
-    return header + "\n".join(lines) + "\n" + SOURCE_FOOTER.format(weights=chunks)
+    classes = "".join(inspect.getsource(kind) + "\n\n" for kind in sorted(custom, key=lambda k: k.__name__))
+    return header + classes + "\n".join(lines) + "\n" + SOURCE_FOOTER.format(weights=chunks)
 
 
 def build_network(genome: Genome, input_shape: Sequence[int], num_classes: int,
