@@ -56,6 +56,10 @@ class Budget:
     latency_batch_size: int = 1
     latency_warmup: int = 10
     latency_repeats: int = 30
+    # Warm-up lasts at least this long, and each timed sample at least about this long
+    # (several passes averaged), in milliseconds. See fitness.measure_latency.
+    latency_min_warmup_ms: float = 50.0
+    latency_min_sample_ms: float = 2.0
     # Further batch sizes whose latency goes into the metrics (latency_ms_by_batch).
     latency_extra_batch_sizes: tuple[int, ...] = ()
     # Robustness objectives, measured on the first robustness_samples validation samples.
@@ -101,6 +105,8 @@ class Budget:
         if self.max_seconds is not None:
             self._check_real("max_seconds", lower=0.0, lower_inclusive=False)
         self._check_real("noise_sigma", lower=0.0)
+        self._check_real("latency_min_warmup_ms", lower=0.0)
+        self._check_real("latency_min_sample_ms", lower=0.0)
         self._check_real("attack_epsilon", lower=0.0)
         if self.pgd_step_size is not None:
             self._check_real("pgd_step_size", lower=0.0, lower_inclusive=False)

