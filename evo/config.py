@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from fitness import OBJECTIVES, Budget, TaskSpec, validate_objective_names
+from genomes.ops import ACTIVATIONS as ACTIVATION_NAMES
+from genomes.ops import OPERATIONS as OPERATION_NAMES
 from genomes.zoo import SEEDS
 from evo.executors import EXECUTOR_PATTERN
 from operators import OPERATORS
@@ -106,15 +108,22 @@ class SearchConfig:
 
 @dataclass(frozen=True)
 class SpaceConfig:
-    """Search-space limits; the task supplies the input shape and class count."""
+    """Search-space limits (``genomes.SearchSpace``); the task supplies the input shape and class count.
 
-    operations: tuple[str, ...] = ("conv", "maxpool", "avgpool", "linear", "batchnorm", "identity")
-    activations: tuple[str, ...] = ("relu", "gelu", "silu", "tanh", "identity")
+    The defaults allow every operation and activation, and 24 nodes, so every known architecture fits.
+    """
+
+    operations: tuple[str, ...] = tuple(OPERATION_NAMES)
+    activations: tuple[str, ...] = tuple(ACTIVATION_NAMES)
     widths: tuple[int, int] = (4, 128)
     kernel_sizes: tuple[int, ...] = (1, 3, 5)
     strides: tuple[int, ...] = (1, 2)
     pool_sizes: tuple[int, ...] = (2, 3)
-    max_nodes: int = 12
+    dilations: tuple[int, ...] = (1, 2)
+    groups: tuple[int, ...] = (1, 2, 4)
+    attention_heads: tuple[int, ...] = (1, 2, 4)
+    dropout_percents: tuple[int, ...] = (10, 25, 50)
+    max_nodes: int = 24
     max_parameters: int | None = 1_000_000
     max_flops: int | None = None
 

@@ -8,6 +8,7 @@ Public API::
     count_parameters(...), count_flops(...)   costs from the genome alone
     decode(genome, input_shape, num_classes) -> torch.nn.Module
     SearchSpace                         limits operators respect
+    InnovationCounter                   node ids unique across a campaign (innovation ids)
     zoo.SEEDS, zoo.build_seed(name, input_shape, num_classes)
 
 ``input_shape`` excludes the batch: ``(F,)`` flat, ``(C, L)`` sequence, ``(C, H, W)`` image.
@@ -18,10 +19,11 @@ from genomes.genome import HEADS, INPUT, Genome, Node
 from genomes.ops import ACTIVATIONS, MERGES, OPERATIONS
 from genomes.shapes import NetworkPlan, count_flops, count_parameters, describe, infer_shapes
 from genomes.space import SearchSpace
+from genomes.innovation import InnovationCounter
 from genomes.decode import decode
 
 __all__ = [
     "ACTIVATIONS", "HEADS", "INPUT", "MERGES", "OPERATIONS",
-    "Genome", "GenomeError", "InvalidGenomeError", "NetworkPlan", "Node", "SearchSpace", "ShapeError",
+    "Genome", "GenomeError", "InnovationCounter", "InvalidGenomeError", "NetworkPlan", "Node", "SearchSpace", "ShapeError",
     "count_flops", "count_parameters", "decode", "describe", "infer_shapes",
 ]

@@ -20,7 +20,8 @@ class SearchSpace:
     ``widths`` is an inclusive (min, max) range for the ``width`` of convolutions and linear
     layers. ``kernel_sizes`` (convolutions, separable ones included), ``pool_sizes`` (pooling
     windows), ``strides`` (both), ``dilations`` and ``groups`` (convolutions),
-    ``attention_heads`` and ``dropout_percents`` list the allowed values.
+    ``attention_heads`` and ``dropout_percents`` list the allowed values. Groups equal to the
+    width are always allowed, so depthwise convolutions need no entry in ``groups``.
     """
 
     input_shape: tuple[int, ...]
@@ -35,7 +36,7 @@ class SearchSpace:
     groups: tuple[int, ...] = (1, 2, 4)
     attention_heads: tuple[int, ...] = (1, 2, 4)
     dropout_percents: tuple[int, ...] = (10, 25, 50)
-    max_nodes: int = 12
+    max_nodes: int = 24
     max_parameters: int | None = 1_000_000
     max_flops: int | None = None
     heads: tuple[str, ...] = field(default=("flatten", "gap"))
@@ -114,6 +115,8 @@ class SearchSpace:
             ("percent", None, "dropout percent", self.dropout_percents),
         )
         for key, ops, label, values in allowed:
+            if key == "groups" and params.get("groups") == params.get("width"):
+                continue  # a depthwise convolution: one group per output channel
             if key in params and (ops is None or op in ops) and params[key] not in values:
                 return f"{label} {params[key]} is not in {list(values)}"
         return None

@@ -4,6 +4,11 @@ An operator never changes its parents (genomes are immutable) and draws every ra
 the ``numpy.random.Generator`` it is given, so it is deterministic for a given generator state.
 The child it returns is valid and inside the search space; when it cannot make one, the
 ``Variation`` carries no genome and the reason instead of raising.
+
+Node ids are innovation ids (see ``genomes.innovation``): nodes copied from a parent keep their
+id, and each node an operator creates takes one from the ``new_id`` allocator passed by keyword.
+Without one, ids continue after the largest id of the parents, which is unique within the child
+but not across a campaign.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from typing import Sequence
 import numpy as np
 
 from genomes import Genome, SearchSpace
+from genomes.innovation import IdAllocator, local_allocator
 
 log = logging.getLogger(__name__)
 
@@ -49,15 +55,17 @@ class Operator:
     attempts: int = 10
 
     def __call__(self, parents: Sequence[Genome], rng: np.random.Generator,
-                 space: SearchSpace) -> Variation:
+                 space: SearchSpace, *, new_id: IdAllocator | None = None) -> Variation:
         if len(parents) != self.arity:
             raise ValueError(f"operator '{self.name}' takes {self.arity} parent(s), got {len(parents)}")
         if not isinstance(rng, np.random.Generator):
             raise TypeError(f"operator '{self.name}' needs a numpy.random.Generator, got {type(rng).__name__}")
+        if new_id is None:
+            new_id = local_allocator(*parents)
         last_problem = "no attempt made"
         for _ in range(self.attempts):
             try:
-                candidate = self.propose(list(parents), rng, space)
+                candidate = self.propose(list(parents), rng, space, new_id)
             except NotApplicable as reason:
                 return Variation(self.name, None, str(reason))
             candidate = candidate.pruned()
@@ -68,7 +76,8 @@ class Operator:
         log.debug("operator %s found no valid child: %s", self.name, last_problem)
         return Variation(self.name, None, f"no valid child in {self.attempts} attempts; last: {last_problem}")
 
-    def propose(self, parents: list[Genome], rng: np.random.Generator, space: SearchSpace) -> Genome:
+    def propose(self, parents: list[Genome], rng: np.random.Generator, space: SearchSpace,
+                new_id: IdAllocator) -> Genome:
         raise NotImplementedError
 
 

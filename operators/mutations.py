@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import numpy as np
 
-from genomes import INPUT, Genome, Node, SearchSpace
-from genomes.ops import WIDTH_OPERATIONS
+from genomes import INPUT, Genome, GenomeError, Node, SearchSpace, infer_shapes
+from genomes.ops import CONVOLUTIONS, FLAT, POOLING_OPERATIONS, WIDTH_OPERATIONS, WINDOW_OPERATIONS, Shape
 from operators.base import NotApplicable, Operator, pick
 
 HEAD = -1  # pseudo node id for the edge from the output node to the classifier head
 
 
-def random_node(node_id: int, inputs: tuple[int, ...], rng: np.random.Generator, space: SearchSpace) -> Node:
+def random_node(node_id: int, inputs: tuple[int, ...], rng: np.random.Generator, space: SearchSpace,
+                channels: int | None = None) -> Node:
     op = pick(rng, space.operations)
-    return Node(node_id, op, space.sample_params(op, rng), pick(rng, space.activations), "add", inputs)
+    return Node(node_id, op, space.sample_params(op, rng, channels), pick(rng, space.activations), "add", inputs)
 
 
 def live_nodes(genome: Genome) -> list[Node]:
@@ -21,28 +22,97 @@ def live_nodes(genome: Genome) -> list[Node]:
     return [n for n in genome.nodes if n.id in live]
 
 
+def shapes_of(genome: Genome, space: SearchSpace) -> tuple[dict[int, Shape], dict[int, Shape]]:
+    """Output shape of every live node (the input included, as id 0) and merged input shape per node."""
+    try:
+        plan = infer_shapes(genome, space.input_shape, space.num_classes)
+    except GenomeError as error:
+        raise NotApplicable(f"the parent does not fit the task: {error}") from None
+    outputs = {INPUT: plan.input_shape}
+    outputs.update({nid: p.output_shape for nid, p in plan.nodes.items()})
+    merged = {nid: p.merged_shape for nid, p in plan.nodes.items()}
+    return outputs, merged
+
+
+def edges_into_live_nodes(genome: Genome) -> list[tuple[int, int]]:
+    """(target, input position) of every edge into a live node, plus (HEAD, 0) for the head edge."""
+    edges = [(n.id, position) for n in live_nodes(genome) for position in range(len(n.inputs))]
+    edges.append((HEAD, 0))
+    return edges
+
+
+def insert_on_edge(genome: Genome, target: int, position: int, make_node) -> Genome:
+    """Put a new node on an edge; ``make_node(source)`` builds it, reading ``source``."""
+    if target == HEAD:
+        new_node = make_node(genome.output)
+        return genome.replace_nodes((*genome.nodes, new_node), output=new_node.id)
+    node = genome.node(target)
+    inputs = list(node.inputs)
+    new_node = make_node(inputs[position])
+    inputs[position] = new_node.id
+    child = genome.with_node(node.replace(inputs=tuple(inputs)))
+    return child.with_node(new_node)
+
+
 class InsertNode(Operator):
     """Insert a random node on an edge (source -> target becomes source -> new -> target)."""
 
     name = "insert_node"
 
-    def propose(self, parents, rng, space):
+    def propose(self, parents, rng, space, new_id):
         (genome,) = parents
         if len(genome) >= space.max_nodes:
             raise NotApplicable(f"the genome already has max_nodes = {space.max_nodes} nodes")
-        edges = [(n.id, position) for n in live_nodes(genome) for position in range(len(n.inputs))]
-        edges.append((HEAD, 0))
-        target, position = pick(rng, edges)
-        new_id = genome.next_id()
-        if target == HEAD:
-            new_node = random_node(new_id, (genome.output,), rng, space)
-            return genome.replace_nodes((*genome.nodes, new_node), output=new_id)
-        node = genome.node(target)
-        inputs = list(node.inputs)
-        source = inputs[position]
-        inputs[position] = new_id
-        child = genome.with_node(node.replace(inputs=tuple(inputs)))
-        return child.with_node(random_node(new_id, (source,), rng, space))
+        outputs, _ = shapes_of(genome, space)
+        target, position = pick(rng, edges_into_live_nodes(genome))
+
+        def make_node(source: int) -> Node:
+            return random_node(new_id(), (source,), rng, space, outputs[source][0])
+
+        return insert_on_edge(genome, target, position, make_node)
+
+
+class InsertIdentity(Operator):
+    """Insert a node that computes the identity at initialisation, so the network's function
+    is unchanged and inherited weights stay useful.
+
+    The node is a stride-1 convolution with an odd kernel or a linear layer on a flat input, of
+    width equal to its input's channels, with ``identity_init = 1`` and the ``identity``
+    activation; where the space allows neither, it is an ``identity`` node.
+    """
+
+    name = "insert_identity"
+
+    def propose(self, parents, rng, space, new_id):
+        (genome,) = parents
+        if len(genome) >= space.max_nodes:
+            raise NotApplicable(f"the genome already has max_nodes = {space.max_nodes} nodes")
+        if "identity" not in space.activations:
+            raise NotApplicable("the space does not allow the 'identity' activation that keeps the function")
+        outputs, _ = shapes_of(genome, space)
+        target, position = pick(rng, edges_into_live_nodes(genome))
+        source = genome.output if target == HEAD else genome.node(target).inputs[position]
+        shape = outputs[source]
+        low, high = space.widths
+        choices = []
+        odd_kernels = [k for k in space.kernel_sizes if k % 2 == 1]
+        if len(shape) > FLAT and "conv" in space.operations and odd_kernels and 1 in space.strides \
+                and 1 in space.dilations and 1 in space.groups and low <= shape[0] <= high:
+            params = {"width": shape[0], "kernel": pick(rng, odd_kernels), "stride": 1, "identity_init": 1}
+            params["padding"] = params["kernel"] // 2
+            choices.append(("conv", params))
+        if len(shape) == FLAT and "linear" in space.operations and low <= shape[0] <= high:
+            choices.append(("linear", {"width": shape[0], "identity_init": 1}))
+        if "identity" in space.operations:
+            choices.append(("identity", {}))
+        if not choices:
+            raise NotApplicable(f"no operation in the space can start as the identity on {shape}")
+        op, params = pick(rng, choices)
+
+        def make_node(read: int) -> Node:
+            return Node(new_id(), op, params, "identity", "add", (read,))
+
+        return insert_on_edge(genome, target, position, make_node)
 
 
 class RemoveNode(Operator):
@@ -50,7 +120,7 @@ class RemoveNode(Operator):
 
     name = "remove_node"
 
-    def propose(self, parents, rng, space):
+    def propose(self, parents, rng, space, new_id):
         (genome,) = parents
         nodes = live_nodes(genome)
         if len(nodes) < 2:
@@ -80,7 +150,7 @@ class AddSkip(Operator):
 
     name = "add_skip"
 
-    def propose(self, parents, rng, space):
+    def propose(self, parents, rng, space, new_id):
         (genome,) = parents
         order = [INPUT, *[nid for nid in genome.topological_order() if nid in genome.live_ids()]]
         pairs = [(order[i], order[j]) for j in range(1, len(order)) for i in range(j)
@@ -93,19 +163,46 @@ class AddSkip(Operator):
         return genome.with_node(node.replace(inputs=(*node.inputs, source), merge=merge))
 
 
+class RemoveEdge(Operator):
+    """Remove one input of a node that has several, when every live node stays live.
+
+    Every node keeps at least one input, so each still has a path from the network input, and
+    an edge is only removed when its source still has a path to the output through another edge.
+    """
+
+    name = "remove_edge"
+
+    def propose(self, parents, rng, space, new_id):
+        (genome,) = parents
+        live = genome.live_ids()
+        candidates = []
+        for node in live_nodes(genome):
+            if len(node.inputs) < 2:
+                continue
+            for position in range(len(node.inputs)):
+                inputs = node.inputs[:position] + node.inputs[position + 1:]
+                child = genome.with_node(node.replace(inputs=inputs))
+                if child.live_ids() == live:
+                    candidates.append(child)
+        if not candidates:
+            raise NotApplicable("no edge can be removed without disconnecting a node from the output")
+        return pick(rng, candidates)
+
+
 class ChangeOperation(Operator):
     """Give a node another operation from the space, with freshly drawn hyperparameters."""
 
     name = "change_operation"
 
-    def propose(self, parents, rng, space):
+    def propose(self, parents, rng, space, new_id):
         (genome,) = parents
+        _, merged = shapes_of(genome, space)
         node = pick(rng, live_nodes(genome))
         choices = [op for op in space.operations if op != node.op]
         if not choices:
             raise NotApplicable("the space allows a single operation")
         op = pick(rng, choices)
-        return genome.with_node(node.replace(op=op, params=space.sample_params(op, rng)))
+        return genome.with_node(node.replace(op=op, params=space.sample_params(op, rng, merged[node.id][0])))
 
 
 class ChangeActivation(Operator):
@@ -113,7 +210,7 @@ class ChangeActivation(Operator):
 
     name = "change_activation"
 
-    def propose(self, parents, rng, space):
+    def propose(self, parents, rng, space, new_id):
         (genome,) = parents
         node = pick(rng, live_nodes(genome))
         choices = [a for a in space.activations if a != node.activation]
@@ -127,7 +224,7 @@ class ChangeWidth(Operator):
 
     name = "change_width"
 
-    def propose(self, parents, rng, space):
+    def propose(self, parents, rng, space, new_id):
         (genome,) = parents
         candidates = [n for n in live_nodes(genome) if n.op in WIDTH_OPERATIONS]
         if not candidates:
@@ -143,10 +240,147 @@ class ChangeWidth(Operator):
                 raise NotApplicable(f"node {node.id} keeps width {width}; the space allows no other")
             width = pick(rng, others)
         params["width"] = width
+        groups = params.get("groups", 1)
+        if width % groups:
+            # Keep the grouping valid: round the width up to a multiple of groups, or drop groups.
+            rounded = -(-width // groups) * groups
+            if rounded <= high:
+                params["width"] = rounded
+            else:
+                params["groups"] = 1
         return genome.with_node(node.replace(params=params))
+
+
+def window_nodes(genome: Genome, ops: frozenset[str]) -> list[Node]:
+    return [n for n in live_nodes(genome) if n.op in ops]
+
+
+class ChangeKernel(Operator):
+    """Give a convolution or pooling node another kernel size from the space; padding keeps the
+    size at stride 1 for odd kernels (convolutions) or is half the kernel (pooling)."""
+
+    name = "change_kernel"
+
+    def propose(self, parents, rng, space, new_id):
+        (genome,) = parents
+        candidates = window_nodes(genome, WINDOW_OPERATIONS)
+        if not candidates:
+            raise NotApplicable("no node has a kernel (convolution or pooling)")
+        node = pick(rng, candidates)
+        params = node.resolved_params()
+        sizes = space.pool_sizes if node.op in POOLING_OPERATIONS else space.kernel_sizes
+        others = [k for k in sizes if k != params["kernel"]]
+        if not others:
+            raise NotApplicable(f"node {node.id}: the space allows no other kernel than {params['kernel']}")
+        params["kernel"] = int(pick(rng, others))
+        params["padding"] = params.get("dilation", 1) * (params["kernel"] // 2)
+        return genome.with_node(node.replace(params=params))
+
+
+class ChangeStride(Operator):
+    """Give a convolution or pooling node another stride from the space.
+
+    The space check that every operator runs rejects a stride that shrinks a later node's input
+    below its window, and the operator then draws again.
+    """
+
+    name = "change_stride"
+
+    def propose(self, parents, rng, space, new_id):
+        (genome,) = parents
+        candidates = window_nodes(genome, WINDOW_OPERATIONS)
+        if not candidates:
+            raise NotApplicable("no node has a stride (convolution or pooling)")
+        node = pick(rng, candidates)
+        params = node.resolved_params()
+        others = [s for s in space.strides if s != params["stride"]]
+        if not others:
+            raise NotApplicable(f"node {node.id}: the space allows no other stride than {params['stride']}")
+        params["stride"] = int(pick(rng, others))
+        return genome.with_node(node.replace(params=params))
+
+
+class ChangeDilationGroups(Operator):
+    """Change the dilation of a convolution, or the groups of a plain convolution.
+
+    New groups are drawn among the space's values, and the depthwise count when the width equals
+    the input channels, that divide both the input channels and the width, so the node stays valid.
+    """
+
+    name = "change_dilation_groups"
+
+    def propose(self, parents, rng, space, new_id):
+        (genome,) = parents
+        candidates = window_nodes(genome, CONVOLUTIONS)
+        if not candidates:
+            raise NotApplicable("no convolution to change")
+        _, merged = shapes_of(genome, space)
+        node = pick(rng, candidates)
+        params = node.resolved_params()
+        channels = merged[node.id][0]
+        options = [("dilation", d) for d in space.dilations if d != params["dilation"]]
+        if node.op == "conv":
+            allowed = set(space.groups)
+            if channels == params["width"]:
+                allowed.add(channels)  # depthwise
+            options += [("groups", g) for g in sorted(allowed)
+                        if g != params["groups"] and channels % g == 0 and params["width"] % g == 0]
+        if not options:
+            raise NotApplicable(f"node {node.id}: no other dilation or groups fits")
+        key, value = pick(rng, options)
+        params[key] = int(value)
+        params["padding"] = params["dilation"] * (params["kernel"] // 2)
+        return genome.with_node(node.replace(params=params))
+
+
+class SwapMerge(Operator):
+    """Switch the merge of a node with several inputs between ``add`` and ``concat``."""
+
+    name = "swap_merge"
+
+    def propose(self, parents, rng, space, new_id):
+        (genome,) = parents
+        candidates = [n for n in live_nodes(genome) if len(n.inputs) > 1]
+        if not candidates:
+            raise NotApplicable("no node has several inputs to merge")
+        node = pick(rng, candidates)
+        return genome.with_node(node.replace(merge="concat" if node.merge == "add" else "add"))
+
+
+class DuplicateBlock(Operator):
+    """Repeat a chain of up to three nodes right after itself, with new ids.
+
+    The chain is a live node and up to two predecessors, each the single input of the next. The
+    copy reads the chain's last node, and every reader of that node reads the copy instead, as
+    when a network stacks one more block of the same kind.
+    """
+
+    name = "duplicate_block"
+
+    def propose(self, parents, rng, space, new_id):
+        (genome,) = parents
+        nodes = live_nodes(genome)
+        last = pick(rng, nodes)
+        chain = [last]
+        length = int(rng.integers(1, 4))
+        while len(chain) < length and len(chain[0].inputs) == 1 and chain[0].inputs[0] != INPUT:
+            chain.insert(0, genome.node(chain[0].inputs[0]))
+        if len(genome) + len(chain) > space.max_nodes:
+            raise NotApplicable(f"a copy of {len(chain)} node(s) would exceed max_nodes = {space.max_nodes}")
+        mapping = {n.id: new_id() for n in chain}
+        copies = []
+        for position, node in enumerate(chain):
+            source = last.id if position == 0 else mapping[chain[position - 1].id]
+            copies.append(node.replace(id=mapping[node.id], inputs=(source,)))
+        tail = mapping[last.id]
+        rewired = [n.replace(inputs=tuple(tail if s == last.id else s for s in n.inputs)) for n in genome.nodes]
+        output = tail if genome.output == last.id else genome.output
+        return genome.replace_nodes((*rewired, *copies), output=output)
 
 
 MUTATIONS: dict[str, Operator] = {
     op.name: op
-    for op in (InsertNode(), RemoveNode(), AddSkip(), ChangeOperation(), ChangeActivation(), ChangeWidth())
+    for op in (InsertNode(), RemoveNode(), AddSkip(), ChangeOperation(), ChangeActivation(), ChangeWidth(),
+               RemoveEdge(), ChangeKernel(), ChangeStride(), ChangeDilationGroups(), SwapMerge(),
+               DuplicateBlock(), InsertIdentity())
 }

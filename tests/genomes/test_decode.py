@@ -12,12 +12,13 @@ from genomes import Genome, InvalidGenomeError, Node, ShapeError, count_paramete
 
 INPUT_SHAPES = [(40,), (1, 40), (1, 8, 8), (3, 16, 16)]
 
-# The convolutional seeds need a sequence or image input.
+# The seeds with convolutions, pooling or attention need a sequence or image input.
+FLAT_ONLY_SEEDS = ("mnist1d_mlp", "small_mlp", "linear")
 SEED_CASES = [
     pytest.param(name, shape, id=f"{name}-{'x'.join(map(str, shape))}")
     for name in sorted(zoo.SEEDS)
     for shape in INPUT_SHAPES
-    if not (name in ("mnist1d_cnn", "small_cnn") and len(shape) == 1)
+    if len(shape) > 1 or name in FLAT_ONLY_SEEDS
 ]
 
 
