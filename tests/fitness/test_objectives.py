@@ -133,3 +133,21 @@ def test_budget_batch_sizes_survive_json_round_trip():
 
     assert data == budget.to_dict()
     assert Budget.from_dict(data) == budget
+
+
+def test_latency_samples_average_several_passes():
+    calls = []
+
+    class _Counter(nn.Module):
+        def forward(self, x):
+            calls.append(1)
+            return x
+
+    latency = measure_latency(
+        _Counter(), (4,), warmup=2, repeats=3, min_warmup_ms=5.0, min_sample_ms=1.0
+    )
+    warmup_calls = len(calls) - 3 * latency.passes_per_sample
+
+    assert latency.passes_per_sample > 1
+    assert warmup_calls >= 2
+    assert latency.median_ms < 1.0
