@@ -167,21 +167,13 @@ def motifs(db, campaign_name, top, min_count, fmt) -> None:
 
 
 def _stored_weights(store, individual_id: int):
-    """Return the stored trained weights of an individual as a state dict, or None.
+    """Return the trained weights stored for an individual as a state dict, or None when none are stored."""
+    from fitness.inheritance import bytes_to_state
+    from populations.weights import WeightsNotFoundError, load_weights
 
-    NOTE: populations.weights is written by the engine's weight storage. When that module
-    is missing, or stores nothing for this id, the export uses fresh initial weights.
-    """
     try:
-        weights = importlib.import_module("populations.weights")
-    except ImportError:
-        return None
-    loader = getattr(weights, "load_weights", None)
-    if loader is None:
-        return None
-    try:
-        return loader(store, individual_id)
-    except LookupError:
+        return bytes_to_state(load_weights(store.db, individual_id))
+    except WeightsNotFoundError:
         return None
 
 
