@@ -34,6 +34,7 @@ from evo.executors import Job, make_executor, pause_point
 from evo.selection import Member, first_front, hypervolume, reference_values, select_parents, select_survivors
 from genomes import Genome, SearchSpace
 from genomes.zoo import build_seed
+from genomes import GenomeError, InnovationCounter
 from operators import Operator, get_operator
 from populations import Store
 
@@ -161,6 +162,9 @@ class Campaign:
         self.campaign_id: int | None = None
         # Evaluations staged by an interrupted run of the generation now being evaluated.
         self.staged: dict[tuple[int, str], dict[str, Any]] = {}
+        # Node ids are innovation ids, unique within the database; the counter's position is
+        # stored in every generation's state and restored on resume.
+        self.innovations = InnovationCounter()
 
     def _task_key(self) -> str:
         basis = {"task": self.config.task.to_dict(), "budget": self.config.budget.to_dict(),
@@ -192,6 +196,7 @@ class Campaign:
         if stored is None:
             self.campaign_id = self.store.create_campaign(self.config.name, self.config.to_dict(), self.config.seed)
             log.info("campaign %r created in %s", self.config.name, self.store.path)
+            self._skip_past_stored_node_ids()
             return 0
         differences = config_differences(stored["config"], self.config.to_dict())
         if differences:
@@ -209,8 +214,17 @@ class Campaign:
         self._load_population(last["members"])
         if "global_rng" in last["state"]:
             restore_global_rng_states(last["state"]["global_rng"])
+        # Innovation ids: continue the stored counter (databases written before it: skip past every genome).
+        self.innovations = InnovationCounter(int(last["state"].get("next_node_id", 1)))
+        self._skip_past_stored_node_ids()
         log.info("resuming campaign %r after generation %d", self.config.name, last["number"])
         return last["number"] + 1
+
+    def _skip_past_stored_node_ids(self) -> None:
+        """Move the innovation counter past every node id stored in the file, by any campaign."""
+        stored = self.store.individuals()
+        genomes = [Genome.from_dict(g if isinstance(g, dict) else json.loads(g)) for g in stored.get("genome", [])]
+        self.innovations.skip_past(genomes)
 
     def _load_population(self, member_ids: list[int]) -> None:
         individuals = self.store.individuals(self.campaign_id).set_index("id")
@@ -288,7 +302,13 @@ class Campaign:
         seeds: list[Individual] = []
         seen: set[str] = set()
         for name in self.config.search.seeds:
-            genome = build_seed(name, self.input_shape, self.num_classes)
+            try:
+                genome = build_seed(name, self.input_shape, self.num_classes)
+            except (GenomeError, LookupError) as error:
+                log.warning("seed %r left out: it cannot be built (%s)", name, error)
+                continue
+            # Innovation ids: every seed gets fresh node ids, so two seeds never share one.
+            genome = self.innovations.renumber(genome)
             problem = self.space.violation(genome)
             if problem is not None:
                 log.warning("seed %r left out: it does not fit the search space (%s)", name, problem)
@@ -349,7 +369,7 @@ class Campaign:
 
     def _vary(self, parents: list[Individual], operator: Operator, rng: np.random.Generator,
               child_id: int, generation: int | None, seen: set[str]) -> Individual | None:
-        variation = operator([p.genome for p in parents], rng, self.space)
+        variation = operator([p.genome for p in parents], rng, self.space, new_id=self.innovations)
         if not variation.applied:
             log.debug("operator %s did not apply to %s: %s", operator.name, [p.id for p in parents],
                       variation.reason)
@@ -421,7 +441,7 @@ class Campaign:
         state = {"rng": rng.bit_generator.state, "reference": self.reference,
                  "seed_names": [c.operator for c in children if c.origin == "seed"],
                  "next_individual_id": max([c.id for c in children], default=self.store.next_individual_id() - 1) + 1,
-                 "global_rng": global_rng_states()}
+                 "global_rng": global_rng_states(), "next_node_id": self.innovations.next_id}
         self.store.commit_generation(
             self.campaign_id, number, individuals=individuals, lineage=lineage, evaluations=evaluations,
             members=[ind.id for ind in self.population], front=front, hypervolume=volume,

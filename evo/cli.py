@@ -156,32 +156,6 @@ def status(db, campaign_name, as_json) -> None:
         click.echo(f"best {name:<9}  {best['value']:.6g} (individual {best['individual_id']})")
 
 
-@main.group()
-def seeds() -> None:
-    """Known architectures usable as seeds."""
-
-
-@seeds.command("list")
-@click.option("--task", default="mnist1d", show_default=True, help="Task whose input shape sizes the seeds.")
-def seeds_list(task) -> None:
-    """List each seed with its parameter count and FLOPs on TASK."""
-    from fitness import task_shapes
-    from genomes import GenomeError, count_flops, count_parameters
-    from genomes.zoo import SEEDS
-
-    try:
-        shape, classes = task_shapes(task)
-    except ValueError as error:
-        raise UserError(str(error)) from None
-    for name, seed in SEEDS.items():
-        genome = seed.build(shape, classes)
-        try:
-            cost = f"{count_parameters(genome, shape, classes):>9,} params {count_flops(genome, shape, classes):>11,} FLOPs"
-        except GenomeError as error:
-            cost = f"does not fit: {error}"
-        click.echo(f"{name:<14}{cost}   {seed.summary}")
-
-
 from evo.bench_command import bench  # noqa: E402  (commands defined in other modules)
 
 main.add_command(bench)
@@ -193,6 +167,11 @@ register_report_commands(main)
 from evo.evaluate_command import evaluate_command  # noqa: E402
 
 main.add_command(evaluate_command)
+
+from evo.genome_commands import genome, seeds  # noqa: E402
+
+main.add_command(genome)
+main.add_command(seeds)
 
 
 if __name__ == "__main__":

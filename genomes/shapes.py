@@ -213,12 +213,14 @@ def count_flops(genome: Genome, input_shape: Sequence[int], num_classes: int) ->
 
 
 def describe(genome: Genome, input_shape: Sequence[int], num_classes: int) -> list[dict]:
-    """One row per live node: id, operation, merged input shape, output shape, parameters, FLOPs."""
+    """One row per live node: id, operation and its parameters, merged input shape, output shape,
+    parameter count, FLOPs."""
     plan = infer_shapes(genome, input_shape, num_classes)
     rows = []
     for nid in plan.order:
         node, node_plan = genome.node(nid), plan.nodes[nid]
-        rows.append({"id": nid, "op": node.op, "activation": node.activation, "merge": node.merge,
+        rows.append({"id": nid, "op": node.op, "params": node.resolved_params(),
+                     "activation": node.activation, "merge": node.merge,
                      "inputs": list(node.inputs), "in_shape": describe_shape(node_plan.merged_shape),
                      "out_shape": describe_shape(node_plan.output_shape),
                      "parameters": node_plan.parameters, "flops": node_plan.flops})

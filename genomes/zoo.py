@@ -243,8 +243,28 @@ SEEDS: dict[str, Seed] = {
 }
 
 
+def is_module_spec(name: str) -> bool:
+    """Whether a seed name is ``FILE.py:CLASS``, a user's module to import, rather than a known name."""
+    path, separator, attribute = name.rpartition(":")
+    return bool(separator and attribute and path.endswith(".py"))
+
+
 def build_seed(name: str, input_shape: Sequence[int], num_classes: int) -> Genome:
-    """Build a known architecture by name; raise LookupError listing the known names."""
+    """Build a known architecture by name, or import ``FILE.py:CLASS`` through torch.fx.
+
+    Raises LookupError listing the known names, and ModuleImportError (a GenomeError) when a
+    module cannot be imported or its classifier does not have ``num_classes`` outputs.
+    """
+    if is_module_spec(name):
+        from genomes.fx_import import ModuleImportError, import_spec
+
+        imported = import_spec(name, (1, *input_shape))
+        if imported.num_classes != num_classes:
+            raise ModuleImportError(
+                f"{name}: the classifier has {imported.num_classes} outputs but the task has "
+                f"{num_classes} classes; size the last Linear layer for the task"
+            )
+        return imported.genome
     try:
         seed = SEEDS[name]
     except KeyError:
