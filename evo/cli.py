@@ -77,7 +77,7 @@ def main(ctx: click.Context, verbose: int, quiet: bool) -> None:
 @click.option("--generations", type=int, help="Number of generations after the initial one.")
 @click.option("--population", type=int, help="Population size kept by NSGA-II.")
 @click.option("--workers", type=int, help="Evaluation worker processes.")
-@click.option("--executor", type=click.Choice(["serial", "process"]), help="Where evaluations run.")
+@click.option("--executor", help="Where evaluations run: serial, process, dask-local:N or dask://HOST:PORT.")
 @click.option("--seed", type=int, help="Campaign seed.")
 @click.pass_context
 def run(ctx, config_file, preset, db, generations, population, workers, executor, seed) -> None:
@@ -98,14 +98,15 @@ def run(ctx, config_file, preset, db, generations, population, workers, executor
 @click.option("--campaign", "campaign_name", help="Campaign name, when the file contains several.")
 @click.option("--generations", type=int, help="Raise the number of generations.")
 @click.option("--workers", type=int, help="Evaluation worker processes.")
+@click.option("--executor", help="Where evaluations run: serial, process, dask-local:N or dask://HOST:PORT.")
 @click.pass_context
-def resume(ctx, db, campaign_name, generations, workers) -> None:
+def resume(ctx, db, campaign_name, generations, workers, executor) -> None:
     """Continue the campaign stored in DB with its stored config."""
     with _open_store(db) as store:
         campaign = _pick_campaign(store, campaign_name)
     try:
         config = CampaignConfig.from_dict(campaign["config"])
-        config = config.with_overrides(generations=generations, workers=workers, db=db)
+        config = config.with_overrides(generations=generations, workers=workers, executor=executor, db=db)
     except ConfigError as error:
         raise UserError(f"the config stored in {db} is invalid: {error}") from None
     _run_campaign(config, ctx.obj["quiet"])
@@ -113,6 +114,7 @@ def resume(ctx, db, campaign_name, generations, workers) -> None:
 
 def _run_campaign(config: CampaignConfig, quiet: bool) -> None:
     from evo.campaign import Campaign
+    from evo.executors import ExecutorError
     from populations import Store, StoreError
 
     path = config.db_path
@@ -122,7 +124,7 @@ def _run_campaign(config: CampaignConfig, quiet: bool) -> None:
     try:
         with Store(path) as store:
             summary = Campaign(config, store, progress=not quiet).run()
-    except (ConfigError, StoreError) as error:
+    except (ConfigError, StoreError, ExecutorError) as error:
         raise UserError(str(error)) from None
     except KeyboardInterrupt:
         click.echo(f"\ninterrupted; the last committed generation is kept. Continue with: evo resume {path}",

@@ -237,7 +237,7 @@ class DaskExecutor:
     task. Budget.max_seconds still ends training that runs too long.
     """
 
-    def __init__(self, spec: str, *, retries: int = DEFAULT_RETRIES):
+    def __init__(self, spec: str, *, retries: int = DEFAULT_RETRIES, connect_timeout: float = 30.0):
         from dask.distributed import Client, LocalCluster
 
         self.name = spec
@@ -252,7 +252,7 @@ class DaskExecutor:
         else:
             address = "tcp://" + spec[len("dask://"):]
             try:
-                self._client = Client(address, timeout=30)
+                self._client = Client(address, timeout=connect_timeout)
             except OSError as error:
                 raise ExecutorError(
                     f"cannot reach the Dask scheduler at {address} ({error}); start it with "
