@@ -74,6 +74,13 @@ def node_label(genome: Genome, node_id: int) -> str:
 
 
 def canonical_motif(labels: Sequence[str], edges: Iterable[tuple[int, int]]) -> Motif:
+    """Return the canonical form of a small labelled directed graph (see _canonical_motif)."""
+    return _canonical_motif(tuple(labels), tuple(sorted(edges)))
+
+
+# The same few label patterns recur across a population, so remembering them saves most of the work.
+@functools.lru_cache(maxsize=262144)
+def _canonical_motif(labels: tuple[str, ...], edges: tuple[tuple[int, int], ...]) -> Motif:
     """Return the canonical form of a small labelled directed graph.
 
     Nodes are sorted by label, and among the orders that keep that sort (permutations
@@ -204,7 +211,7 @@ def mine_motifs(
 # --- campaign level --------------------------------------------------------------------
 
 
-@dataclass
+@dataclass(eq=False)
 class MinedCampaign:
     """Scored individuals of a campaign, their parsed genomes and front flags, as the miner saw them."""
 
@@ -216,6 +223,11 @@ class MinedCampaign:
     @property
     def sampled(self) -> bool:
         return self.sampled_from > len(self.genomes)
+
+    @functools.cached_property
+    def features(self) -> pd.DataFrame:
+        """genome_features() of each genome, in row order."""
+        return feature_table(self.genomes)
 
 
 def load_campaign_genomes(
@@ -348,7 +360,7 @@ def design_rules(features: pd.DataFrame, objectives: Mapping[str, Sequence[float
 def campaign_design_rules(store: Store, campaign_id: int, *, mined: MinedCampaign | None = None) -> pd.DataFrame:
     """Compute design_rules() for the scored individuals of a campaign and its objectives."""
     mined = mined or load_campaign_genomes(store, campaign_id)
-    features = feature_table(mined.genomes)
+    features = mined.features
     names = [name for name, _ in campaign_objectives(store, campaign_id)]
     objectives = {name: mined.individuals[name].to_numpy(dtype=float) for name in names}
     return design_rules(features, objectives)
@@ -374,13 +386,16 @@ def ecdf_figure(mined: MinedCampaign, motifs: pd.DataFrame, objective: str = "ac
     )
     if not motifs.empty:
         top = motifs.iloc[0]["motif"]
-        has = np.array([any(m.describe() == top for m in cached_motifs(g)) for g in mined.genomes], dtype=bool)
+        top_motif = next(
+            motif for genome in mined.genomes for motif in cached_motifs(genome) if motif.describe() == top
+        )
+        has = np.array([top_motif in cached_motifs(genome) for genome in mined.genomes], dtype=bool)
         _ecdf(by_motif, values[has], "with")
         _ecdf(by_motif, values[~has], "without")
         by_motif.set_title(f"top motif: {top}", fontsize="small", parse_math=False)
     else:
         by_motif.set_title("no motif tested", fontsize="small")
-    skips = feature_table(mined.genomes)["skip_density"].to_numpy() > 0 if mined.genomes else np.zeros(0, bool)
+    skips = mined.features["skip_density"].to_numpy() > 0 if mined.genomes else np.zeros(0, bool)
     _ecdf(by_skip, values[skips], "with skip connections")
     _ecdf(by_skip, values[~skips], "chain only")
     by_skip.set_title("skip connections", fontsize="small")

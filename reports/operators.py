@@ -50,9 +50,11 @@ def dominates(better: np.ndarray, worse: np.ndarray, maximize: np.ndarray) -> np
     return at_least & strictly & finite
 
 
-def _steps_with_outcomes(store: Store, campaign_id: int) -> tuple[pd.DataFrame, list[tuple[str, str]]]:
+def steps_with_outcomes(store: Store, campaign_id: int) -> pd.DataFrame:
+    """Return lineage_steps() with `dominates_parent` and ``change_<objective>`` columns added."""
     objectives = campaign_objectives(store, campaign_id)
-    steps = lineage_steps(store, campaign_id)
+    with store.snapshot():
+        steps = lineage_steps(store, campaign_id)
     names = [name for name, _ in objectives]
     maximize = np.array([direction == "maximize" for _, direction in objectives])
     child = steps[[f"child_{name}" for name in names]].to_numpy(dtype=float)
@@ -60,19 +62,21 @@ def _steps_with_outcomes(store: Store, campaign_id: int) -> tuple[pd.DataFrame, 
     steps["dominates_parent"] = dominates(child, parent, maximize) if names else False
     for name in names:
         steps[f"change_{name}"] = steps[f"child_{name}"] - steps[f"parent_{name}"]
-    return steps, objectives
+    return steps
 
 
-def operator_statistics(store: Store, campaign_id: int) -> pd.DataFrame:
+def operator_statistics(store: Store, campaign_id: int, *, steps: pd.DataFrame | None = None) -> pd.DataFrame:
     """Build one row per operator with its applications and outcomes over the whole campaign.
 
     Columns: operator, applications (children made), links (parent-child links; more than
     applications for crossover), dominated_parent (share of links whose child dominates
     the parent in the campaign's objectives), entered_front (share of children in any
-    stored front), then ``mean_change_<objective>`` for each objective.
+    stored front), then ``mean_change_<objective>`` for each objective. `steps` is the
+    output of steps_with_outcomes(), to reuse it; by default it is read from the store.
     """
-    with store.snapshot():
-        steps, objectives = _steps_with_outcomes(store, campaign_id)
+    objectives = campaign_objectives(store, campaign_id)
+    if steps is None:
+        steps = steps_with_outcomes(store, campaign_id)
     columns = ["operator", "applications", "links", "dominated_parent", "entered_front"]
     columns += [f"mean_change_{name}" for name, _ in objectives]
     if steps.empty:
@@ -89,10 +93,10 @@ def operator_statistics(store: Store, campaign_id: int) -> pd.DataFrame:
     return table.reset_index()[columns]
 
 
-def operator_generations(store: Store, campaign_id: int) -> pd.DataFrame:
+def operator_generations(store: Store, campaign_id: int, *, steps: pd.DataFrame | None = None) -> pd.DataFrame:
     """Build one row per (generation, operator): applications and the share that dominated a parent."""
-    with store.snapshot():
-        steps, _ = _steps_with_outcomes(store, campaign_id)
+    if steps is None:
+        steps = steps_with_outcomes(store, campaign_id)
     if steps.empty:
         return pd.DataFrame(columns=["generation", "operator", "applications", "dominated_parent"])
     grouped = steps.groupby(["generation", "operator"], sort=True)
@@ -102,11 +106,13 @@ def operator_generations(store: Store, campaign_id: int) -> pd.DataFrame:
     }).reset_index()
 
 
-def operator_figure(store: Store, campaign_id: int) -> Figure:
+def operator_figure(store: Store, campaign_id: int, *, steps: pd.DataFrame | None = None) -> Figure:
     """Draw the operator statistics: outcome rates per operator, and applications per generation."""
     campaign = require_campaign(store, campaign_id)
-    table = operator_statistics(store, campaign_id)
-    by_generation = operator_generations(store, campaign_id)
+    if steps is None:
+        steps = steps_with_outcomes(store, campaign_id)
+    table = operator_statistics(store, campaign_id, steps=steps)
+    by_generation = operator_generations(store, campaign_id, steps=steps)
 
     figure = Figure(figsize=(11, 4.2), dpi=100)
     rates, usage = figure.subplots(1, 2)

@@ -29,7 +29,7 @@ from .errors import ReportError
 from .fronts import front_movement_figure, pairwise_front_figure
 from .lineage import family_tree_figure, lineage_table
 from .motifs import campaign_design_rules, campaign_motifs, ecdf_figure, load_campaign_genomes
-from .operators import operator_figure, operator_statistics
+from .operators import operator_figure, operator_statistics, steps_with_outcomes
 from .plots import front_figure, hypervolume_figure, require_campaign, save_figure
 
 STYLE = """
@@ -238,8 +238,9 @@ def _html_document(store: Store, campaign: dict, x: str, y: str,
             )
         else:
             lineage_body = "<p>No scored individual yet.</p>"
-        operators_body = _frame_table(operator_statistics(store, campaign_id)) + _image(
-            operator_figure(store, campaign_id), "operator outcomes and applications per generation")
+        steps = steps_with_outcomes(store, campaign_id)
+        operators_body = _frame_table(operator_statistics(store, campaign_id, steps=steps)) + _image(
+            operator_figure(store, campaign_id, steps=steps), "operator outcomes and applications per generation")
         mined = load_campaign_genomes(store, campaign_id)
         motifs = campaign_motifs(store, campaign_id, mined=mined)
         rules = campaign_design_rules(store, campaign_id, mined=mined)
