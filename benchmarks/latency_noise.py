@@ -1,9 +1,8 @@
 """Measure how repeatable the latency objective is: coefficient of variation over repeats.
 
-Decodes one network, then runs fitness.measure_latency (warm-up, median over timed passes)
-10 times on it with a fixed thread count, exactly as evaluate does, and prints the median
-of each measurement, their coefficient of variation (standard deviation / mean) and the
-inter-quartile ranges. The target is a coefficient of variation below 5%.
+Decodes one network and runs fitness.measure_latency on it 10 times with a fixed thread
+count, as evaluate does. Prints the range of the 10 medians, their coefficient of variation
+(standard deviation / mean) and the median inter-quartile range. The target is a coefficient of variation below 5%.
 
     python benchmarks/latency_noise.py [--genome mnist1d_cnn] [--task mnist1d]
         [--measurements 10] [--batch-sizes 1,64] [--threads 1] [--device auto]

@@ -99,7 +99,7 @@ def constraint_violation(values: Mapping[str, float], limits: Mapping[str, float
 
 @dataclass
 class Member:
-    """One individual as selection sees it: an id, its objective values and its DEAP fitness.
+    """Individual in selection: an id, its objective values and its DEAP fitness.
 
     violation is the individual's total constraint violation (see constraint_violation).
     NaN is treated as infinity.

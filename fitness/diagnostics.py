@@ -2,7 +2,7 @@
 
 A network whose layers receive gradients of very different sizes (vanishing or exploding
 gradients) trains poorly. The spread is the standard deviation of log10 of the gradient
-norms over the layers, in decades: 0 means every layer gets a gradient of the same size,
+norms over the layers, in decades. 0 means every layer gets a gradient of the same size,
 and 2 means the norms typically differ from their mean by a factor of 100.
 """
 

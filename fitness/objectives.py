@@ -184,10 +184,10 @@ def measure_latency(
 
     The input is a random batch of shape (batch_size, *input_shape) drawn from a local
     generator. Warm-up passes are not timed: at least `warmup` of them, and more until
-    min_warmup_ms has passed. Then `repeats` samples are timed. A sample runs as many
-    consecutive passes as needed to last about min_sample_ms (counted once, from the
-    warm-up pass times) and reports the time per pass, because a single pass of a small
-    network is too short for the timer and the scheduler. On CUDA each sample is
+    min_warmup_ms has passed. Then `repeats` samples are timed. Each sample runs enough
+    consecutive passes to last about min_sample_ms, counted once from the warm-up pass
+    times, and reports the time per pass. A single pass of a small network is too short
+    to time on its own against timer and scheduler noise. On CUDA each sample is
     bracketed by torch.cuda.synchronize so that the time includes the kernels. The
     model is left in eval mode. The caller fixes the thread count (evaluate uses
     Budget.threads). The median is robust to the occasional sample slowed by another

@@ -1,7 +1,7 @@
 """Trained network weights in the population database, for Lamarckian inheritance.
 
 The `weights` table has one row per individual whose trained weights were kept. The
-`data` column holds the bytes of a NumPy .npz archive (fitness.inheritance.state_to_bytes),
+`data` column contains the bytes of a NumPy .npz archive (fitness.inheritance.state_to_bytes),
 which is read back with allow_pickle=False, so a database never carries pickled code.
 The table is created on first use with CREATE TABLE IF NOT EXISTS, so files written
 before it existed stay readable and need no schema migration.

@@ -36,7 +36,7 @@ def test_linear_2_20_squared_rejected_before_allocation():
     assert record.metrics["params"] == first_layer + huge_layer + head
     assert f"{first_layer + huge_layer + head:,} parameters" in record.error
     assert "Budget.max_parameters" in record.error
-    # Allocating 4 TB would fail or take minutes, so a quick answer shows nothing was built.
+    # Allocating 4 TB would fail or take minutes, so a quick return shows that nothing was built.
     assert elapsed < 2.0
 
 
