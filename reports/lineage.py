@@ -19,6 +19,8 @@ from populations.queries import family, individual_values
 
 from .errors import ReportError
 
+LABEL_ALL_LIMIT = 60
+
 OPERATOR_COLOURS = (
     "tab:blue", "tab:orange", "tab:green", "tab:purple", "tab:brown", "tab:pink", "tab:olive", "tab:cyan",
 )
@@ -98,7 +100,8 @@ def family_tree_figure(
 
     Edges are coloured by the operator of the step, nodes by the `colour_by` objective.
     The start individuals, and those in `highlight`, get a black ring. Readable with
-    several hundred individuals because nothing is labelled except the start ids.
+    several hundred individuals: ids are written next to the points only when there are
+at most LABEL_ALL_LIMIT of them (otherwise next to the first LABEL_ALL_LIMIT starts).
     """
     starts = [int(individual_id) for individual_id in individual_ids]
     with store.snapshot():
@@ -141,12 +144,13 @@ def family_tree_figure(
     ring_xy = [positions[i] for i in ringed if i in positions]
     if ring_xy:
         axes.scatter(*zip(*ring_xy), s=size * 3, facecolors="none", edgecolors="black", linewidths=1.2, zorder=3)
-    if len(starts) <= 12:
-        for individual_id in starts:
-            if individual_id in positions:
-                x, y = positions[individual_id]
-                axes.annotate(str(individual_id), (x, y), textcoords="offset points", xytext=(0, 7),
-                              ha="center", fontsize=8)
+    # Ids stay legible up to a few dozen points. Past that only the starts get labels.
+    labelled = list(positions) if len(positions) <= LABEL_ALL_LIMIT else starts[:LABEL_ALL_LIMIT]
+    for individual_id in labelled:
+        if individual_id in positions:
+            x, y = positions[individual_id]
+            axes.annotate(str(individual_id), (x, y), textcoords="offset points", xytext=(0, 7),
+                          ha="center", fontsize=8)
 
     handles = [Line2D([], [], color=colour[name], label=name) for name in operators]
     if handles:
