@@ -1,9 +1,9 @@
 """Time the HTML report of a campaign of 100,000 individuals (target: under 30 s).
 
-Builds a synthetic population database (random valid genomes, a lineage link per child,
-an `ok` evaluation with accuracy and FLOPs for each), then times write_report() on it and
-on a campaign of a tenth of the size in the same run, and prints both and their ratio.
-No network is trained. Run:
+Builds a synthetic population database: random valid genomes, one or two lineage links
+per child, and an `ok` evaluation with accuracy and FLOPs for each. Then it times
+write_report() on it and on a campaign of a tenth of the size in the same run, and prints
+both times and their ratio. No network is trained. Run:
 
     python benchmarks/report_100k.py [--individuals 100000] [--keep DIR]
 """

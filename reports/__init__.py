@@ -8,8 +8,17 @@ API::
     hypervolume_figure(store, campaign_id) -> matplotlib Figure
     write_report(db_path, out, *, campaign=None, x="flops", y="accuracy") -> list[Path]
 
+Analysis modules, each documented in its own file::
+
+    reports.fronts     pairwise_front_figure, front_movement_figure
+    reports.lineage    lineage_table, family_tree_figure
+    reports.operators  operator_statistics, operator_generations, operator_figure
+    reports.motifs     mine_motifs, campaign_motifs, campaign_design_rules, ecdf_figure
+    reports.drawing    genome_svg, write_genome_svg
+    reports.export     build_network, export_network (py, torchscript, onnx)
+
 store is a populations.Store (read-only is enough). Errors are ReportError (a
-ValueError) for an unknown campaign or objective.
+ValueError) for an unknown campaign, objective or individual.
 """
 
 from .errors import ReportError

@@ -14,7 +14,7 @@ from html import escape
 from pathlib import Path
 from typing import Sequence
 
-from genomes import INPUT, Genome, GenomeError, infer_shapes
+from genomes import INPUT, Genome, infer_shapes
 
 BOX_WIDTH = 190
 BOX_HEIGHT = 46
@@ -156,5 +156,3 @@ def write_genome_svg(
     path.write_text(genome_svg(genome, input_shape, num_classes, title=title), encoding="utf-8")
     return path
 
-
-__all__ = ["GenomeError", "genome_svg", "write_genome_svg"]

@@ -218,7 +218,7 @@ def export_network(
     """Write a decoded network to out_path as `py` source, `torchscript` or `onnx` and return the path.
 
     TorchScript comes from torch.jit.trace on an example batch of 2, so the traced graph is
-    the eval-mode forward pass. ONNX comes from torch.onnx.export with a dynamic batch axis.
+    the eval-mode forward pass. NOTE: torch 2.13 marks torch.jit.trace deprecated and warns. ONNX comes from torch.onnx.export with a dynamic batch axis.
     Raises ExportError for an unknown format or a network the format cannot hold.
     """
     if fmt not in EXPORT_FORMATS:

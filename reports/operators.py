@@ -68,10 +68,10 @@ def steps_with_outcomes(store: Store, campaign_id: int) -> pd.DataFrame:
 def operator_statistics(store: Store, campaign_id: int, *, steps: pd.DataFrame | None = None) -> pd.DataFrame:
     """Build one row per operator with its applications and outcomes over the whole campaign.
 
-    Columns: operator, applications (children made), links (parent-child links; more than
-    applications for crossover), dominated_parent (share of links whose child dominates
-    the parent in the campaign's objectives), entered_front (share of children in any
-    stored front), then ``mean_change_<objective>`` for each objective. `steps` is the
+    Columns: operator, applications (children made), and links (parent-child links, more
+    than applications for crossover). dominated_parent is the share of links whose child
+    dominates the parent in the campaign's objectives. entered_front is the share of
+    children in any stored front. Then ``mean_change_<objective>`` for each objective. `steps` is the
     output of steps_with_outcomes(), to reuse it; by default it is read from the store.
     """
     objectives = campaign_objectives(store, campaign_id)
