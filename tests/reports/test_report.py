@@ -99,3 +99,28 @@ def test_report_of_file_without_campaigns(tmp_path):
 
     with pytest.raises(ReportError, match="contains no campaign yet"):
         write_report(tmp_path / "new.db", tmp_path / "r.html")
+
+
+def test_html_escapes_operator_and_origin(tmp_path, script_name):
+    path = tmp_path / "hostile.db"
+    genome = {"format": 1, "output": 1, "head": "flatten",
+              "nodes": [{"id": 1, "op": "linear", "params": {"width": 4}, "activation": "relu",
+                         "merge": "add", "inputs": [0]}]}
+    with Store(path) as store:
+        campaign = store.create_campaign("hostile", {"search": {"objectives": ["accuracy", "flops"]}}, seed=0)
+        for generation, individual_id in ((0, 1), (1, 2)):
+            store.commit_generation(
+                campaign, generation,
+                individuals=[{"id": individual_id, "genome": genome, "genome_hash": f"h{individual_id}",
+                              "generation": generation, "origin": script_name}],
+                lineage=[{"child_id": 2, "parent_id": 1, "operator": script_name}] if generation else [],
+                evaluations=[{"individual_id": individual_id, "status": "ok",
+                              "objectives": {"accuracy": 0.5 + 0.1 * generation, "flops": 100.0}}],
+                members=[individual_id], front=[individual_id], hypervolume=None, state={},
+            )
+
+    (report,) = write_report(path, tmp_path / "report.html")
+
+    text = report.read_text(encoding="utf-8")
+    assert "<script>" not in text
+    assert "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt; &amp; co" in text
