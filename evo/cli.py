@@ -6,7 +6,6 @@ Exit status: 0 on success, 1 on a user error (one line naming the bad value and 
 
 from __future__ import annotations
 
-import json
 import logging
 import sys
 from pathlib import Path
@@ -135,29 +134,6 @@ def _run_campaign(config: CampaignConfig, quiet: bool) -> None:
     click.echo(f"see the front with: evo front {path}")
 
 
-@main.command()
-@click.argument("db", type=click.Path(dir_okay=False))
-@click.option("--campaign", "campaign_name", help="Campaign name, when the file contains several.")
-@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
-def status(db, campaign_name, as_json) -> None:
-    """Generation, evaluation counts and best value per objective."""
-    with _open_store(db) as store:
-        campaign = _pick_campaign(store, campaign_name)
-        summary = store.summary(campaign["id"])
-    if as_json:
-        click.echo(json.dumps(summary, indent=2, default=str))
-        return
-    counts = ", ".join(f"{k} {v}" for k, v in summary["evaluations"].items() if v)
-    click.echo(f"campaign     {summary['name']} ({summary['status']})")
-    click.echo(f"generation   {summary['generation']}")
-    click.echo(f"individuals  {summary['individuals']}")
-    click.echo(f"evaluations  {counts or 'none'}")
-    if summary["hypervolume"] is not None:
-        click.echo(f"hypervolume  {summary['hypervolume']:.4f}")
-    for name, best in summary["best"].items():
-        click.echo(f"best {name:<9}  {best['value']:.6g} (individual {best['individual_id']})")
-
-
 from evo.bench_command import bench  # noqa: E402  (commands defined in other modules)
 
 main.add_command(bench)
@@ -174,6 +150,10 @@ from evo.genome_commands import genome, seeds  # noqa: E402
 
 main.add_command(genome)
 main.add_command(seeds)
+
+from evo.status_command import status  # noqa: E402
+
+main.add_command(status)
 
 
 if __name__ == "__main__":

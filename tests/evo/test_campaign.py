@@ -3,10 +3,13 @@ import json
 import sqlite3
 
 import importlib
+import random
 
+import numpy as np
 import pytest
+import torch
 
-from evo.campaign import Campaign
+from evo.campaign import Campaign, restore_global_rng_states
 from evo.config import ConfigError, load_preset
 from populations import Store
 
@@ -145,3 +148,49 @@ def test_no_seed_in_space_is_a_config_error(tmp_path):
     config = smoke_config(tmp_path, generations=0, seeds=("mnist1d_mlp",))
     with pytest.raises(ConfigError, match="none of the seeds"):
         run_campaign(config)
+
+
+@pytest.mark.parametrize(("section", "changes", "message"), [
+    ("search", {"objectives": ("accuracy", "params")},
+     r"search.objectives: stored \['accuracy', 'flops'\], now \['accuracy', 'params'\]"),
+    ("space", {"max_nodes": 5}, "space.max_nodes: stored 6, now 5"),
+])
+def test_resume_with_changed_search_names_difference(tmp_path, section, changes, message):
+    config = smoke_config(tmp_path, generations=0)
+    run_campaign(config)
+    changed = config.replace(**{section: dataclasses.replace(getattr(config, section), **changes)})
+    with pytest.raises(ConfigError, match=message):
+        run_campaign(changed)
+
+
+def test_stored_config_without_new_settings_resumes(tmp_path):
+    config = smoke_config(tmp_path, generations=0)
+    run_campaign(config)
+    # A campaign written before [run] evaluation_timeout and retries existed.
+    connection = sqlite3.connect(config.db_path)
+    with connection:
+        stored = json.loads(connection.execute("SELECT config FROM campaigns").fetchone()[0])
+        del stored["run"]["evaluation_timeout"], stored["run"]["retries"]
+        connection.execute("UPDATE campaigns SET config = ?", [json.dumps(stored)])
+    connection.close()
+
+    summary = run_campaign(config.with_overrides(generations=1))
+    assert summary["generation"] == 1
+
+
+def test_committed_state_restores_global_rngs(tmp_path):
+    config = smoke_config(tmp_path, generations=0)
+    run_campaign(config)
+    with Store(config.db_path, readonly=True) as store:
+        state = store.last_generation(1)["state"]
+    assert state["next_individual_id"] == store_next_id(config.db_path)
+
+    restore_global_rng_states(state["global_rng"])
+    expected = (random.random(), np.random.random(), torch.rand(1).item())
+    restore_global_rng_states(state["global_rng"])
+    assert (random.random(), np.random.random(), torch.rand(1).item()) == expected
+
+
+def store_next_id(path):
+    with Store(path, readonly=True) as store:
+        return store.next_individual_id()
