@@ -63,7 +63,7 @@ class ImportedGenome:
 
 @dataclass
 class _Value:
-    """What an fx value is in the genome: a node id (or INPUT), and pending reshapes."""
+    """The genome node (or INPUT) behind one fx value, with the reshapes still pending on it."""
 
     node_id: int
     flattened: bool = False

@@ -40,7 +40,10 @@ class InnovationCounter:
 
 
 def local_allocator(*genomes: Genome) -> IdAllocator:
-    """An allocator that starts after the largest id of ``genomes``: unique within one child only."""
+    """Return an allocator that starts after the largest id of ``genomes``.
+
+    Its ids are unique within one child only, not across a campaign.
+    """
     counter = InnovationCounter()
     counter.skip_past(genomes)
     return counter

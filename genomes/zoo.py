@@ -71,7 +71,7 @@ def linear_classifier(input_shape: Sequence[int] = (1, 40), num_classes: int = 1
 
 
 class _Chain:
-    """Append nodes one after another; each reads the previous node unless told otherwise."""
+    """A node list under construction: each added node reads the previous one unless ``inputs`` is given."""
 
     def __init__(self) -> None:
         self.nodes: list[Node] = []
@@ -131,8 +131,8 @@ def mobilenet_v2(input_shape: Sequence[int] = (1, 40), num_classes: int = 10) ->
     to 64 channels and global average pooling. ReLU6 throughout.
 
     A block is a 1x1 expansion (left out at expansion 1), a depthwise 3x3 convolution, and a
-    linear 1x1 projection, each with batch norm; it adds its input when stride is 1 and the
-    channels are unchanged.
+    linear 1x1 projection, each with batch norm. A block adds its input when its stride is 1 and
+    the channels are unchanged.
     """
     chain = _Chain()
     current = chain.conv_bn(16, activation="relu6")

@@ -1,7 +1,8 @@
 """Variation operators: mutations and crossovers over genomes.
 
 Every operator has the signature ``operator(parents, rng, space) -> Variation``, with ``rng`` a
-``numpy.random.Generator`` and ``space`` a ``genomes.SearchSpace``; ``Variation.genome`` is a valid
+``numpy.random.Generator`` and ``space`` a ``genomes.SearchSpace``, and an optional ``new_id``
+allocator for innovation ids (``genomes.InnovationCounter``); ``Variation.genome`` is a valid
 child inside the space, or None with ``Variation.reason``. ``Operator.name`` is stable and stored
 in the lineage.
 """

@@ -60,7 +60,7 @@ class AlignedCrossover(Operator):
 
     The child has the structure of the first (fitter) parent. For every node whose id both parents
     carry, a fair coin picks the parent that gives its operation, parameters, activation, merge and
-    inputs; disjoint nodes come from the fitter parent. Inputs that the child does not contain are
+    inputs. Disjoint nodes come from the fitter parent. Inputs that the child does not contain are
     dropped, and when the other parent's inputs would close a cycle the node keeps the fitter
     parent's inputs. Parents without a shared id give no child.
     """
@@ -94,8 +94,8 @@ class AlignedCrossover(Operator):
 
 
 def grow_block(genome: Genome, rng, max_size: int) -> tuple[int, set[int]]:
-    """A connected block: a random live node (its exit) and up to ``max_size - 1`` of its ancestors,
-    each an input of a node already in the block."""
+    """Pick a connected block: a random live node (its exit) and up to ``max_size - 1`` ancestors,
+    each an input of a node already in the block. Return the exit and the block's ids."""
     live = sorted(genome.live_ids())
     exit_id = pick(rng, live)
     block = {exit_id}

@@ -76,9 +76,9 @@ class InsertIdentity(Operator):
     """Insert a node that computes the identity at initialisation, so the network's function
     is unchanged and inherited weights stay useful.
 
-    The node is a stride-1 convolution with an odd kernel or a linear layer on a flat input, of
-    width equal to its input's channels, with ``identity_init = 1`` and the ``identity``
-    activation; where the space allows neither, it is an ``identity`` node.
+    The node is a stride-1 convolution with an odd kernel, or a linear layer on a flat input. Its
+    width equals its input's channels, with ``identity_init = 1`` and the ``identity`` activation.
+    Where the space allows neither, the node is an ``identity`` node.
     """
 
     name = "insert_identity"
@@ -256,8 +256,11 @@ def window_nodes(genome: Genome, ops: frozenset[str]) -> list[Node]:
 
 
 class ChangeKernel(Operator):
-    """Give a convolution or pooling node another kernel size from the space; padding keeps the
-    size at stride 1 for odd kernels (convolutions) or is half the kernel (pooling)."""
+    """Give a convolution or pooling node another kernel size from the space.
+
+    The padding becomes half the kernel (times the dilation), so an odd convolution kernel keeps
+    the size at stride 1.
+    """
 
     name = "change_kernel"
 

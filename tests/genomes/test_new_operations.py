@@ -131,7 +131,7 @@ def test_identity_init_passes_input_through(op, params, input_shape):
         assert torch.allclose(cell([batch]), batch, atol=1e-6)
 
 
-def test_dead_chain_of_hidden_nodes_pruned_and_live_chain_runs():
+def test_dead_nodes_pruned_hidden_chain_runs():
     # Node 3 reads only hidden node 2, which reads hidden node 1: all run. Nodes 4 and 5 are dead.
     genome = Genome((
         Node(1, "conv", {"width": 4}, "relu", inputs=(0,)),

@@ -1,8 +1,8 @@
 """10,000 random operator chains over flat, sequence and image tasks: every child valid, inside
 the space, decodable and finite in a forward pass.
 
-A plain loop over seeded generators, not hypothesis, so the 10,000 chains fit in well under a
-minute: tiny inputs, a batch of 2, one thread, no gradients.
+A plain loop over seeded generators, not hypothesis, with tiny inputs, a batch of 2, one thread
+and no gradients: the 10,000 chains took 29 s of CPU time (80 s wall on a loaded 2-core machine).
 """
 
 import numpy as np
