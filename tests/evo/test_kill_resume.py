@@ -16,7 +16,9 @@ import subprocess
 import sys
 
 import pytest
+from click.testing import CliRunner
 
+from evo.cli import main
 from populations import Store
 
 STAGED_LINE = re.compile(r"evaluation of individual (\d+) finished and staged")
@@ -162,6 +164,7 @@ def test_reader_during_paused_commit_sees_previous_generation(tmp_path):
             summary = reader.summary(1)
             front = reader.front(1)
             progress = reader.progress(1)
+        status = CliRunner().invoke(main, ["status", str(db)])
     finally:
         process.kill()
         process.communicate(timeout=60)
@@ -170,3 +173,6 @@ def test_reader_during_paused_commit_sees_previous_generation(tmp_path):
     assert set(front["generation"]) == {0}
     assert progress["number"] == 1
     assert progress["done"] == progress["planned"]
+    assert status.exit_code == 0, status.output
+    assert "generation   0" in status.output
+    assert f"in progress  generation 1: {progress['done']} of {progress['planned']} done, 0 running" in status.output

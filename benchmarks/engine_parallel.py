@@ -1,0 +1,69 @@
+"""Parallel efficiency on 2 workers: the process pool and a Dask LocalCluster against serial.
+
+Runs the same campaign (smoke preset, population 16 by default) three times, side by side
+in one process: serially, with ``process`` on 2 workers and with ``dask-local:2``.
+Efficiency is serial wall time / (2 x parallel wall time). The three databases must hold
+the same individuals and objective values, which the script checks.
+
+    python benchmarks/engine_parallel.py [--population 16] [--generations 2] [--steps 300]
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sqlite3
+import tempfile
+import time
+from pathlib import Path
+
+from evo.campaign import Campaign
+from evo.config import load_preset
+from populations import Store
+
+
+def results(path: Path) -> list:
+    connection = sqlite3.connect(path)
+    try:
+        return connection.execute(
+            "SELECT i.id, i.genome_hash, e.status, e.accuracy, e.flops FROM individuals AS i"
+            " JOIN evaluations AS e ON e.individual_id = i.id ORDER BY i.id").fetchall()
+    finally:
+        connection.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--population", type=int, default=16)
+    parser.add_argument("--generations", type=int, default=2)
+    parser.add_argument("--steps", type=int, default=300, help="training steps per evaluation")
+    arguments = parser.parse_args()
+
+    base = load_preset("smoke")
+    base = base.replace(
+        search=dataclasses.replace(base.search, population=arguments.population, generations=arguments.generations),
+        budget=dataclasses.replace(base.budget, steps=arguments.steps),
+    )
+    timings, contents = {}, {}
+    with tempfile.TemporaryDirectory() as folder:
+        for executor, workers in (("serial", 1), ("process", 2), ("dask-local:2", 2)):
+            path = Path(folder) / f"{executor.replace(':', '-')}.sqlite"
+            config = base.with_overrides(db=str(path), executor=executor, workers=workers)
+            started = time.perf_counter()
+            with Store(path) as store:
+                Campaign(config, store, progress=False).run()
+            timings[executor] = time.perf_counter() - started
+            contents[executor] = results(path)
+
+    print(f"population {arguments.population}, {arguments.generations} generations after the first, "
+          f"{arguments.steps} training steps, {len(contents['serial'])} evaluations")
+    for executor, seconds in timings.items():
+        line = f"{executor:<13} {seconds:7.2f} s"
+        if executor != "serial":
+            line += f"   efficiency {timings['serial'] / (2 * seconds):.1%}"
+            line += "   same results" if contents[executor] == contents["serial"] else "   RESULTS DIFFER"
+        print(line)
+
+
+if __name__ == "__main__":
+    main()
