@@ -203,7 +203,7 @@ def _best_section(store: Store, ids: list[int], shapes: tuple[Sequence[int], int
     return "\n".join(parts)
 
 
-def _objective_pair(store: Store, campaign: dict, x: str, y: str) -> list[str]:
+def _selected_objectives(store: Store, campaign: dict, x: str, y: str) -> list[str]:
     names = (campaign["config"].get("search") or {}).get("objectives") or [y, x]
     known = store.objective_names()
     return [name for name in names if name in known]
@@ -219,7 +219,7 @@ def _html_document(store: Store, campaign: dict, x: str, y: str,
                                f"{y} against {x} for every scored individual, front highlighted")]
         front_images.append(_image(front_movement_figure(store, campaign_id, x=x, y=y),
                                    "the front of every generation"))
-        selected = _objective_pair(store, campaign, x, y)
+        selected = _selected_objectives(store, campaign, x, y)
         if len(selected) > 2:
             front_images.append(_image(pairwise_front_figure(store, campaign_id, selected),
                                        "every pair of objectives"))
