@@ -180,8 +180,17 @@ class Campaign:
         executor = make_executor(run.executor_name, run.workers, timeout=run.evaluation_timeout,
                                  retries=run.retries)
         try:
-            for number in range(start, self.config.search.generations + 1):
-                self._generation(number, executor)
+            if self.config.search.algorithm == "generational":
+                for number in range(start, self.config.search.generations + 1):
+                    self._generation(number, executor)
+            else:
+                from evo.steady_state import AsynchronousLoop
+
+                if start == 0:
+                    self._generation(0, executor)
+                    start = 1
+                if start <= self.config.search.generations:
+                    AsynchronousLoop(self, executor).run(start)
         finally:
             executor.close()
         self.store.set_campaign_status(self.campaign_id, "finished")
@@ -229,14 +238,18 @@ class Campaign:
     def _load_population(self, member_ids: list[int]) -> None:
         individuals = self.store.individuals(self.campaign_id).set_index("id")
         evaluations = self.store.evaluations(self.campaign_id, latest=True).set_index("individual_id")
+        records = {}
         for ind_id, row in individuals.iterrows():
             if ind_id in evaluations.index:
-                self.known[row["genome_hash"]] = self._record_from_row(evaluations.loc[ind_id])
+                records[int(ind_id)] = self._record_from_row(evaluations.loc[ind_id])
+                # As in a straight run, only scored evaluations are reusable (and count as seen).
+                if records[int(ind_id)]["status"] in ("ok", "cached"):
+                    self.known.setdefault(row["genome_hash"], records[int(ind_id)])
         for ind_id in member_ids:
             row = individuals.loc[ind_id]
             genome = Genome.from_dict(row["genome"] if isinstance(row["genome"], dict) else json.loads(row["genome"]))
             self.population.append(Individual(int(ind_id), genome, row["genome_hash"], int(row["generation"]),
-                                              row["origin"], record=self.known.get(row["genome_hash"], {})))
+                                              row["origin"], record=records.get(int(ind_id), {})))
 
     def _record_from_row(self, row) -> dict[str, Any]:
         objectives = {}
@@ -279,13 +292,16 @@ class Campaign:
         volume = hypervolume(survivors, self.reference)
         self._commit(number, children, [m.id for m in front], volume, rng)
         pause_point("generation_committed")
+        self._report(number, children, len(front), volume, time.perf_counter() - started)
 
+    def _report(self, number: int, children: list[Individual], front_size: int, volume: float,
+                seconds: float) -> None:
+        """Log a committed generation and pass its summary to the observers."""
         failed = sum(1 for c in children if c.record.get("status") not in ("ok", "cached"))
         summary = {"generation": number, "evaluated": len(children), "failed": failed,
-                   "front": len(front), "hypervolume": volume, "seconds": time.perf_counter() - started,
-                   "best": self._best()}
+                   "front": front_size, "hypervolume": volume, "seconds": seconds, "best": self._best()}
         log.info("generation %d: %d new (%d not ok), front %d, hypervolume %.4f, best %s, %.1f s",
-                 number, len(children), failed, len(front), volume,
+                 number, len(children), failed, front_size, volume,
                  ", ".join(f"{k} {v:.4g}" for k, v in summary["best"].items()), summary["seconds"])
         for observer in self.observers:
             observer(summary)
@@ -426,7 +442,7 @@ class Campaign:
                 "error": None, "seconds": 0.0}
 
     def _commit(self, number: int, children: list[Individual], front: list[int], volume: float,
-                rng: np.random.Generator) -> None:
+                rng: np.random.Generator | None, extra_state: dict[str, Any] | None = None) -> None:
         individuals = [{"id": c.id, "genome": c.genome.to_dict(), "genome_hash": c.genome_hash,
                         "generation": number, "origin": c.origin} for c in children]
         lineage = [{"child_id": c.id, "parent_id": p, "operator": c.operator}
@@ -438,10 +454,11 @@ class Campaign:
                        for c in children]
         # Everything that decides what happens next. Members are stored in population
         # order, which is the selection state: NSGA-II ranks them afresh each generation.
-        state = {"rng": rng.bit_generator.state, "reference": self.reference,
+        state = {"rng": None if rng is None else rng.bit_generator.state, "reference": self.reference,
                  "seed_names": [c.operator for c in children if c.origin == "seed"],
                  "next_individual_id": max([c.id for c in children], default=self.store.next_individual_id() - 1) + 1,
-                 "global_rng": global_rng_states(), "next_node_id": self.innovations.next_id}
+                 "global_rng": global_rng_states(), "next_node_id": self.innovations.next_id,
+                 **(extra_state or {})}
         self.store.commit_generation(
             self.campaign_id, number, individuals=individuals, lineage=lineage, evaluations=evaluations,
             members=[ind.id for ind in self.population], front=front, hypervolume=volume,

@@ -53,12 +53,21 @@ def _tuple_fields(data: Mapping[str, Any]) -> dict[str, Any]:
     return {key: tuple(value) if isinstance(value, list) else value for key, value in data.items()}
 
 
+ALGORITHMS = ("generational", "steady_state", "aging")
+
+
 @dataclass(frozen=True)
 class SearchConfig:
     """The evolutionary loop: NSGA-II with ``population`` survivors and ``offspring`` children.
 
     ``hypervolume_reference`` gives, per cost objective, the worst value that still counts; see
     ``evo.selection.normalise`` for the scaling.
+
+    ``algorithm`` is one of ALGORITHMS. ``generational`` evaluates ``offspring`` children per
+    generation and waits for all of them. ``steady_state`` and ``aging`` make a new child as soon
+    as a slot is free, with ``concurrency`` children in flight; see ``evo.steady_state``.
+    ``aging`` is regularized evolution: parents win a tournament of ``tournament_size`` random
+    members, and the oldest member dies.
     """
 
     population: int = 16
@@ -69,8 +78,19 @@ class SearchConfig:
     seeds: tuple[str, ...] = ("mnist1d_cnn", "mnist1d_mlp", "small_cnn", "small_mlp", "linear")
     objectives: tuple[str, ...] = ("accuracy", "flops")
     hypervolume_reference: Mapping[str, float] = field(default_factory=dict)
+    algorithm: str = "generational"
+    concurrency: int = 4
+    tournament_size: int = 4
 
     def __post_init__(self) -> None:
+        if self.algorithm not in ALGORITHMS:
+            close = difflib.get_close_matches(str(self.algorithm), ALGORITHMS, n=1)
+            hint = f" Did you mean {close[0]!r}?" if close else ""
+            raise ConfigError(f"[search] algorithm = {self.algorithm!r} is invalid.{hint} Use one of {', '.join(ALGORITHMS)}")
+        for name in ("concurrency", "tournament_size"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ConfigError(f"[search] {name} = {value!r} is invalid; use a positive integer")
         for name in ("population", "generations"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < (2 if name == "population" else 0):

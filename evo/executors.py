@@ -89,14 +89,31 @@ def validate_executor(spec: str) -> str:
 
 
 class SerialExecutor:
-    """Evaluate each job in the engine process, in order. It has no time limit."""
+    """Evaluate each job in the engine process, in order. It has no time limit.
+
+    Like every executor, it offers ``map(jobs)`` for a batch, and ``submit(job)`` with
+    ``next_result()`` for a stream of jobs (the asynchronous algorithms use the stream).
+    """
 
     name = "serial"
     workers = 1
 
+    def __init__(self) -> None:
+        self._queue: deque[Job] = deque()
+
     def map(self, jobs: Sequence[Job]) -> Iterator[tuple[int, dict[str, Any]]]:
         for job in jobs:
             yield job.key, run_job(job)
+
+    def submit(self, job: Job) -> None:
+        self._queue.append(job)
+
+    def next_result(self) -> tuple[int, dict[str, Any]]:
+        """Run the oldest submitted job and return (key, record)."""
+        if not self._queue:
+            raise LookupError("next_result() called with no job submitted")
+        job = self._queue.popleft()
+        return job.key, run_job(job)
 
     def close(self) -> None:
         pass
@@ -138,6 +155,10 @@ class ProcessExecutor:
         self.retries = retries
         self._context = multiprocessing.get_context("spawn")
         self._idle: list[_Worker] = []
+        self._busy: list[_Worker] = []
+        self._queue: deque[Job] = deque()
+        self._finished: deque[tuple[int, dict[str, Any]]] = deque()
+        self._attempts: Counter[int] = Counter()
 
     def _start_worker(self) -> _Worker:
         parent_end, child_end = self._context.Pipe()
@@ -154,69 +175,90 @@ class ProcessExecutor:
         worker.process.join(timeout=10)
         worker.connection.close()
 
+    def submit(self, job: Job) -> None:
+        self._queue.append(job)
+
+    def next_result(self) -> tuple[int, dict[str, Any]]:
+        """Wait for the next finished job (any submitted one) and return (key, record)."""
+        while not self._finished:
+            if not self._queue and not self._busy:
+                raise LookupError("next_result() called with no job submitted")
+            self._step()
+        return self._finished.popleft()
+
     def map(self, jobs: Sequence[Job]) -> Iterator[tuple[int, dict[str, Any]]]:
-        queue = deque(jobs)
-        attempts: Counter[int] = Counter()
-        busy: list[_Worker] = []
+        for job in jobs:
+            self.submit(job)
         try:
-            while queue or busy:
-                while queue and len(busy) < self.workers:
-                    worker = self._idle.pop() if self._idle else self._start_worker()
-                    worker.job, worker.started = queue.popleft(), time.monotonic()
-                    try:
-                        worker.connection.send(worker.job)
-                    except OSError:
-                        # The worker died while idle: nothing was lost, so start another.
-                        self._stop(worker)
-                        queue.appendleft(worker.job)
-                        continue
-                    busy.append(worker)
-                wait_for = None
-                if self.timeout is not None:
-                    deadline = min(w.started for w in busy) + self.timeout
-                    wait_for = max(0.0, deadline - time.monotonic())
-                ready = multiprocessing.connection.wait([w.connection for w in busy], timeout=wait_for)
-                now = time.monotonic()
-                for worker in list(busy):
-                    job = worker.job
-                    if worker.connection in ready:
-                        try:
-                            record = worker.connection.recv()
-                        except (EOFError, OSError):
-                            record = None
-                        if record is not None:
-                            busy.remove(worker)
-                            worker.job = None
-                            self._idle.append(worker)
-                            yield job.key, record
-                            continue
-                        busy.remove(worker)
-                        self._stop(worker)
-                        attempts[job.key] += 1
-                        exit_code = worker.process.exitcode
-                        if attempts[job.key] > self.retries:
-                            log.error("worker died on individual %d (exit code %s) %d times; giving up",
-                                      job.key, exit_code, attempts[job.key])
-                            yield job.key, failure_record(
-                                "failed", f"worker process died {attempts[job.key]} times (last exit code {exit_code})")
-                        else:
-                            log.warning("worker died on individual %d (exit code %s); retry %d of %d",
-                                        job.key, exit_code, attempts[job.key], self.retries)
-                            queue.appendleft(job)
-                    elif self.timeout is not None and now - worker.started >= self.timeout:
-                        busy.remove(worker)
-                        self._stop(worker)
-                        log.error("individual %d timed out after %.1f s; its worker was replaced",
-                                  job.key, now - worker.started)
-                        yield job.key, failure_record(
-                            "timeout", f"evaluation timed out after {self.timeout:g} s (run.evaluation_timeout)",
-                            now - worker.started)
+            for _ in range(len(jobs)):
+                yield self.next_result()
         finally:
             # Jobs still running when the caller stops early are abandoned with their workers.
-            for worker in busy:
+            self._abandon()
+
+    def _abandon(self) -> None:
+        for worker in self._busy:
+            self._stop(worker)
+        self._busy, self._queue, self._finished = [], deque(), deque()
+
+    def _dispatch(self) -> None:
+        while self._queue and len(self._busy) < self.workers:
+            worker = self._idle.pop() if self._idle else self._start_worker()
+            worker.job, worker.started = self._queue.popleft(), time.monotonic()
+            try:
+                worker.connection.send(worker.job)
+            except OSError:
+                # The worker died while idle: nothing was lost, so start another.
                 self._stop(worker)
+                self._queue.appendleft(worker.job)
+                continue
+            self._busy.append(worker)
+
+    def _step(self) -> None:
+        """Hand out queued jobs, wait for one event, and move finished jobs to _finished."""
+        self._dispatch()
+        wait_for = None
+        if self.timeout is not None:
+            deadline = min(w.started for w in self._busy) + self.timeout
+            wait_for = max(0.0, deadline - time.monotonic())
+        ready = multiprocessing.connection.wait([w.connection for w in self._busy], timeout=wait_for)
+        now = time.monotonic()
+        for worker in list(self._busy):
+            job = worker.job
+            if worker.connection in ready:
+                try:
+                    record = worker.connection.recv()
+                except (EOFError, OSError):
+                    record = None
+                self._busy.remove(worker)
+                if record is not None:
+                    worker.job = None
+                    self._idle.append(worker)
+                    self._finished.append((job.key, record))
+                    continue
+                self._stop(worker)
+                self._attempts[job.key] += 1
+                attempts, exit_code = self._attempts[job.key], worker.process.exitcode
+                if attempts > self.retries:
+                    log.error("worker died on individual %d (exit code %s) %d times; giving up",
+                              job.key, exit_code, attempts)
+                    self._finished.append((job.key, failure_record(
+                        "failed", f"worker process died {attempts} times (last exit code {exit_code})")))
+                else:
+                    log.warning("worker died on individual %d (exit code %s); retry %d of %d",
+                                job.key, exit_code, attempts, self.retries)
+                    self._queue.appendleft(job)
+            elif self.timeout is not None and now - worker.started >= self.timeout:
+                self._busy.remove(worker)
+                self._stop(worker)
+                log.error("individual %d timed out after %.1f s; its worker was replaced",
+                          job.key, now - worker.started)
+                self._finished.append((job.key, failure_record(
+                    "timeout", f"evaluation timed out after {self.timeout:g} s (run.evaluation_timeout)",
+                    now - worker.started)))
 
     def close(self) -> None:
+        self._abandon()
         for worker in self._idle:
             try:
                 worker.connection.send(None)
@@ -238,7 +280,7 @@ class DaskExecutor:
     """
 
     def __init__(self, spec: str, *, retries: int = DEFAULT_RETRIES, connect_timeout: float = 30.0):
-        from dask.distributed import Client, LocalCluster
+        from dask.distributed import Client, LocalCluster, as_completed
 
         self.name = spec
         self.retries = retries
@@ -260,28 +302,41 @@ class DaskExecutor:
                 ) from None
             log.info("connected to the Dask scheduler at %s", address)
         self.workers = max(1, len(self._client.scheduler_info().get("workers", {})))
+        self._batch = uuid.uuid4().hex[:8]
+        self._pending: dict[Any, Job] = {}
+        self._completed = as_completed()
+
+    def submit(self, job: Job) -> None:
+        # pure=False and a unique key: a rerun of the same job after a resume is a new task.
+        future = self._client.submit(run_job, job, key=f"evaluate-{job.key}-{self._batch}", pure=False,
+                                     retries=self.retries)
+        self._pending[future] = job
+        self._completed.add(future)
+
+    def next_result(self) -> tuple[int, dict[str, Any]]:
+        """Wait for the next finished job (any submitted one) and return (key, record)."""
+        if not self._pending:
+            raise LookupError("next_result() called with no job submitted")
+        future = next(self._completed)
+        job = self._pending.pop(future)
+        try:
+            record = future.result()
+        except Exception as error:  # KilledWorker after too many worker deaths, or the task raised
+            log.error("Dask task for individual %d failed: %s: %s", job.key, type(error).__name__, error)
+            record = failure_record("failed", f"Dask task failed: {type(error).__name__}: {error}")
+        return job.key, record
 
     def map(self, jobs: Sequence[Job]) -> Iterator[tuple[int, dict[str, Any]]]:
-        from dask.distributed import as_completed
-
-        # pure=False and a unique key: a rerun of the same job after a resume is a new task.
-        batch = uuid.uuid4().hex[:8]
-        futures = {
-            self._client.submit(run_job, job, key=f"evaluate-{job.key}-{batch}", pure=False, retries=self.retries): job
-            for job in jobs
-        }
+        for job in jobs:
+            self.submit(job)
         try:
-            for future in as_completed(futures):
-                job = futures[future]
-                try:
-                    record = future.result()
-                except Exception as error:  # KilledWorker after too many worker deaths, or the task raised
-                    log.error("Dask task for individual %d failed: %s: %s", job.key, type(error).__name__, error)
-                    record = failure_record("failed", f"Dask task failed: {type(error).__name__}: {error}")
-                yield job.key, record
+            for _ in range(len(jobs)):
+                yield self.next_result()
         finally:
-            for future in futures:
+            for future in list(self._pending):
                 future.cancel()
+            self._pending.clear()
+            self._completed.clear()
 
     def close(self) -> None:
         self._client.close()

@@ -287,8 +287,9 @@ class Store:
         before_commit: called inside the transaction once every row is written, just
             before COMMIT. Fault-injection tests use it to kill the process there.
 
-        The campaign's staged evaluations and its generation_progress row are deleted
-        in the same transaction, because this commit now holds their results.
+        The campaign's staged evaluations and generation_progress row of this generation
+        and earlier ones are deleted in the same transaction, because this commit now
+        holds their results.
 
         Raises StoreError (and writes nothing) if a record is invalid, an id is
         already used, a link or evaluation names an unknown individual, or the
@@ -331,7 +332,7 @@ class Store:
                         f"{described} is already committed, so nothing of this commit was written. "
                         "Resume from Store.last_generation() instead."
                     ) from error
-                self._clear_staged(campaign_id)
+                self._clear_staged(campaign_id, number)
                 if before_commit is not None:
                     before_commit()
         except sqlite3.IntegrityError as error:
@@ -395,20 +396,24 @@ class Store:
         with self._db.atomic():
             self._db["staged_evaluations"].insert(row, replace=True)
 
-    def staged_evaluations(self, campaign_id: int, generation: int) -> dict[tuple[int, str], dict]:
-        """Return the staged records of an uncommitted generation, by (individual id, genome hash)."""
+    def staged_evaluations(self, campaign_id: int, generation: int | None = None) -> dict[tuple[int, str], dict]:
+        """Return the staged records of an uncommitted generation (None: of every generation),
+        by (individual id, genome hash)."""
         if "staged_evaluations" not in self._db.table_names():
             return {}
         rows = self._db.execute(
             "SELECT individual_id, genome_hash, record FROM staged_evaluations"
-            " WHERE campaign_id = ? AND generation = ?",
-            [campaign_id, generation],
+            " WHERE campaign_id = ? AND (? IS NULL OR generation = ?)",
+            [campaign_id, generation, generation],
         ).fetchall()
         return {(int(ind_id), digest): json.loads(record) for ind_id, digest, record in rows}
 
-    def _clear_staged(self, campaign_id: int) -> None:
-        self._db.execute("DELETE FROM staged_evaluations WHERE campaign_id = ?", [campaign_id])
-        self._db.execute("DELETE FROM generation_progress WHERE campaign_id = ?", [campaign_id])
+    def _clear_staged(self, campaign_id: int, number: int) -> None:
+        # Rows of later generations belong to children still in flight (asynchronous algorithms).
+        self._db.execute("DELETE FROM staged_evaluations WHERE campaign_id = ? AND generation <= ?",
+                         [campaign_id, number])
+        self._db.execute("DELETE FROM generation_progress WHERE campaign_id = ? AND number <= ?",
+                         [campaign_id, number])
 
     def start_generation(self, campaign_id: int, number: int, *, planned: int, workers: int) -> None:
         """Record that generation `number` is being evaluated: `planned` evaluations on `workers`."""
