@@ -195,6 +195,10 @@ class Genome:
                     heapq.heappush(ready, reader)
         if len(order) < len(self.nodes):
             stuck = sorted(set(pending) - set(order))
+            for nid in stuck:
+                for src in self.node(nid).inputs:
+                    if src != INPUT and src not in self:
+                        raise InvalidGenomeError(f"edge {src} -> {nid} is dangling: node {src} does not exist")
             raise InvalidGenomeError(f"cycle through nodes {self._find_cycle(stuck)}; the graph must be acyclic")
         return order
 

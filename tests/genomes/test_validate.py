@@ -178,3 +178,9 @@ def test_node_lookup_of_missing_id():
 
     with pytest.raises(InvalidGenomeError, match=r"node 4 is not in the genome"):
         genome.node(4)
+
+
+def test_topological_order_names_dangling_edge_without_validate():
+    genome = Genome((Node(1, "identity", inputs=(0,)), Node(2, "identity", inputs=(1, 9))), output=2)
+    with pytest.raises(InvalidGenomeError, match="edge 9 -> 2 is dangling"):
+        genome.topological_order()
