@@ -6,6 +6,7 @@ Efficiency is serial wall time / (2 x parallel wall time). The three databases m
 the same individuals and objective values, which the script checks.
 
     python benchmarks/engine_parallel.py [--population 16] [--generations 2] [--steps 300]
+        [--algorithm generational|steady_state|aging] [--concurrency 4]
 """
 
 from __future__ import annotations
@@ -37,11 +38,14 @@ def main() -> None:
     parser.add_argument("--population", type=int, default=16)
     parser.add_argument("--generations", type=int, default=2)
     parser.add_argument("--steps", type=int, default=300, help="training steps per evaluation")
+    parser.add_argument("--algorithm", default="generational", help="generational, steady_state or aging")
+    parser.add_argument("--concurrency", type=int, default=4, help="children in flight (asynchronous algorithms)")
     arguments = parser.parse_args()
 
     base = load_preset("smoke")
     base = base.replace(
-        search=dataclasses.replace(base.search, population=arguments.population, generations=arguments.generations),
+        search=dataclasses.replace(base.search, population=arguments.population, generations=arguments.generations,
+                                   algorithm=arguments.algorithm, concurrency=arguments.concurrency),
         budget=dataclasses.replace(base.budget, steps=arguments.steps),
     )
     timings, contents = {}, {}
@@ -55,7 +59,7 @@ def main() -> None:
             timings[executor] = time.perf_counter() - started
             contents[executor] = results(path)
 
-    print(f"population {arguments.population}, {arguments.generations} generations after the first, "
+    print(f"{arguments.algorithm}, population {arguments.population}, {arguments.generations} generations after the first, "
           f"{arguments.steps} training steps, {len(contents['serial'])} evaluations")
     for executor, seconds in timings.items():
         line = f"{executor:<13} {seconds:7.2f} s"

@@ -91,6 +91,7 @@ class SearchConfig:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ConfigError(f"[search] {name} = {value!r} is invalid; use a positive integer")
+
         for name in ("population", "generations"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < (2 if name == "population" else 0):

@@ -13,8 +13,6 @@ from typing import Any
 
 import click
 
-from evo.cli import _open_store, _pick_campaign
-
 # Hypervolume values shown in the trend line, newest last.
 TREND_LENGTH = 8
 
@@ -91,7 +89,10 @@ def _print_status(summary: dict[str, Any]) -> None:
 @click.option("--count", type=click.IntRange(min=1), help="With --watch, stop after this many refreshes.")
 def status(db, campaign_name, as_json, watch, interval, count) -> None:
     """Generation, evaluations done / running / failed, best per objective, hypervolume trend."""
-    shown = 0
+    # Imported here because evo.cli imports this module to register the command.
+    from evo.cli import _open_store, _pick_campaign
+
+    refreshes = 0
     while True:
         with _open_store(db) as store:
             campaign = _pick_campaign(store, campaign_name)
@@ -102,8 +103,8 @@ def status(db, campaign_name, as_json, watch, interval, count) -> None:
             click.echo(json.dumps(summary, indent=None if watch else 2, default=str))
         else:
             _print_status(summary)
-        shown += 1
-        if not watch or summary["status"] != "running" or (count is not None and shown >= count):
+        refreshes += 1
+        if not watch or summary["status"] != "running" or (count is not None and refreshes >= count):
             return
         try:
             time.sleep(interval)

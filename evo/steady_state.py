@@ -2,10 +2,10 @@
 
 ``steady_state`` is asynchronous NSGA-II: each child's parents win binary tournaments on
 rank and crowding, and each evaluated child joins the population, which NSGA-II truncates
-back to ``population``. ``aging`` is regularized evolution (Real et al., "Regularized
-Evolution for Image Classifier Architecture Search", AAAI 2019): a parent wins a tournament
-of ``tournament_size`` random members (the best by NSGA-II rank and crowding when there are
-several objectives), each evaluated child joins at the young end, and the oldest dies.
+back to ``population``. ``aging`` is regularized evolution, from Real et al., "Regularized
+Evolution for Image Classifier Architecture Search" (AAAI 2019). A parent wins a tournament
+of ``tournament_size`` random members. With several objectives the winner is the best by
+NSGA-II rank and crowding. Each evaluated child joins at the young end, and the oldest dies.
 
 Determinism: up to ``concurrency`` children are in flight. Results join the population in
 the order their children were made, and child ``k`` is made once children ``0 .. k -
@@ -73,9 +73,9 @@ class AsynchronousLoop:
                                data["origin"], tuple(data["parents"]), data["operator"])
             self.slots[child.id] = int(data["slot"])
             self.in_flight.append(child)
-        made = int(state.get("slots_used", 0))
+        slots_used = int(state.get("slots_used", 0))
         next_id = max(int(state.get("next_individual_id", 0)), campaign.store.next_individual_id())
-        return made, next_id
+        return slots_used, next_id
 
     def _in_flight_state(self) -> list[dict[str, Any]]:
         return [{"id": c.id, "slot": self.slots[c.id], "genome": c.genome.to_dict(), "genome_hash": c.genome_hash,
@@ -145,7 +145,7 @@ class AsynchronousLoop:
             campaign.population = [by_id[m.id] for m in survivors]
         self.joined.append(child)
 
-    def _commit(self, number: int, made: int, next_id: int, started: float) -> None:
+    def _commit(self, number: int, slots_used: int, next_id: int, started: float) -> None:
         campaign = self.campaign
         members = self._members(campaign.population)
         front = [m.id for m in first_front(members)]
@@ -153,7 +153,7 @@ class AsynchronousLoop:
         children = [child for child in self.joined if child.generation == number]
         self.joined = [child for child in self.joined if child.generation != number]
         campaign._commit(number, children, front, volume, None,
-                         extra_state={"in_flight": self._in_flight_state(), "slots_used": made,
+                         extra_state={"in_flight": self._in_flight_state(), "slots_used": slots_used,
                                       "next_individual_id": next_id})
         pause_point("generation_committed")
         campaign._report(number, children, len(front), volume, time.perf_counter() - started)
@@ -169,7 +169,7 @@ class AsynchronousLoop:
         campaign = self.campaign
         workers = getattr(self.executor, "workers", 1)
         total = self.search.generations * self.per_generation
-        made, next_id = self._restore()
+        slots_used, next_id = self._restore()
         campaign.staged = campaign.store.staged_evaluations(campaign.campaign_id)
         seen = set(campaign.known) | set(campaign.store.individuals(campaign.campaign_id)["genome_hash"])
         seen |= {child.genome_hash for child in self.in_flight}
@@ -182,18 +182,18 @@ class AsynchronousLoop:
 
         while number <= self.search.generations:
             # Slots before the oldest child in flight have joined the population.
-            joined = self.slots[self.in_flight[0].id] if self.in_flight else made
-            while made < total and made < joined + self.search.concurrency:
-                child = self._make_child(made, next_id, seen)
+            joined = self.slots[self.in_flight[0].id] if self.in_flight else slots_used
+            while slots_used < total and slots_used < joined + self.search.concurrency:
+                child = self._make_child(slots_used, next_id, seen)
                 if child is not None:
                     seen.add(child.genome_hash)
-                    self.slots[child.id] = made
+                    self.slots[child.id] = slots_used
                     next_id += 1
                     self.in_flight.append(child)
                     self._submit(child)
-                made += 1
+                slots_used += 1
                 if not self.in_flight:
-                    joined = made
+                    joined = slots_used
 
             if joined < number * self.per_generation and self.in_flight:
                 oldest = self.in_flight[0]
@@ -212,7 +212,7 @@ class AsynchronousLoop:
 
             # Every slot of generation `number` has joined.
             pause_point("evaluations_done")
-            self._commit(number, made, next_id, started)
+            self._commit(number, slots_used, next_id, started)
             number += 1
             if number <= self.search.generations:
                 started = time.perf_counter()

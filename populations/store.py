@@ -289,7 +289,7 @@ class Store:
 
         The campaign's staged evaluations and generation_progress row of this generation
         and earlier ones are deleted in the same transaction, because this commit now
-        holds their results.
+        contains their results.
 
         Raises StoreError (and writes nothing) if a record is invalid, an id is
         already used, a link or evaluation names an unknown individual, or the

@@ -158,7 +158,7 @@ def test_reader_during_paused_commit_sees_previous_generation(tmp_path):
         for line in process.stderr:
             if "paused at commit_written:2" in line:
                 break
-        # The writer holds its write transaction open while paused, inside the commit
+        # The writer keeps its write transaction open while paused, inside the commit
         # of generation 1.
         with Store(db, readonly=True, timeout=2) as reader:
             summary = reader.summary(1)
