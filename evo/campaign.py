@@ -460,6 +460,7 @@ class Campaign:
                  "seed_names": [c.operator for c in children if c.origin == "seed"],
                  "next_individual_id": max([c.id for c in children], default=self.store.next_individual_id() - 1) + 1,
                  "global_rng": global_rng_states(), "next_node_id": self.innovations.next_id,
+                 "target_generations": self.config.search.generations,
                  **(extra_state or {})}
         self.store.commit_generation(
             self.campaign_id, number, individuals=individuals, lineage=lineage, evaluations=evaluations,

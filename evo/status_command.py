@@ -41,7 +41,10 @@ def campaign_status(store, campaign: dict) -> dict[str, Any]:
         None if value != value else float(value) for value in generations["hypervolume"].tail(TREND_LENGTH)
     ]
 
+    # A resume may raise the number of generations, and each commit stores the current one.
     target = int(campaign["config"].get("search", {}).get("generations", 0))
+    if len(generations):
+        target = int(generations["state"].iloc[-1].get("target_generations", target))
     finished_at = [_timestamp(text) for text in generations["finished_at"]]
     summary["eta_seconds"] = None
     if summary["status"] == "running" and len(finished_at) >= 2:

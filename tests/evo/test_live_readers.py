@@ -6,6 +6,8 @@ import json
 import subprocess
 import sys
 
+from populations import Store
+
 READERS = 8
 
 # Runs in its own process: polls with the CLI commands and pandas until the campaign is
@@ -89,3 +91,26 @@ def test_eight_readers_while_campaign_writes(tmp_path):
         assert result["errors"] == []
         assert result["polls"] > 0
         assert result["generations"][-1] == 2
+
+
+def test_status_after_raised_generations(tmp_path):
+    from click.testing import CliRunner
+
+    from evo.cli import main
+
+    db = tmp_path / "smoke.sqlite"
+    runner = CliRunner()
+    assert runner.invoke(main, ["--quiet", "run", "--preset", "smoke", "--db", str(db), "--generations", "0"]).exit_code == 0
+    assert runner.invoke(main, ["--quiet", "resume", str(db), "--generations", "1"]).exit_code == 0
+
+    result = runner.invoke(main, ["status", str(db), "--json", "--watch", "--interval", "0.1", "--count", "3"])
+    summary = json.loads(result.output)
+
+    assert result.exit_code == 0, result.output
+    assert summary["generation"] == 1
+    assert summary["progress"] is None
+    assert summary["eta_seconds"] is None
+    assert len(summary["hypervolume_trend"]) == 2
+    with Store(db, readonly=True) as store:
+        states = list(store.generations(1)["state"])
+    assert [state["target_generations"] for state in states] == [0, 1]
