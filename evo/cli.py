@@ -7,6 +7,7 @@ Exit status: 0 on success, 1 on a user error (one line naming the bad value and 
 from __future__ import annotations
 
 import logging
+import signal
 import sys
 from pathlib import Path
 
@@ -105,9 +106,12 @@ def resume(ctx, db, campaign_name, generations, workers, executor) -> None:
         campaign = _pick_campaign(store, campaign_name)
     try:
         config = CampaignConfig.from_dict(campaign["config"])
-        config = config.with_overrides(generations=generations, workers=workers, executor=executor, db=db)
     except ConfigError as error:
         raise UserError(f"the config stored in {db} is invalid: {error}") from None
+    try:
+        config = config.with_overrides(generations=generations, workers=workers, executor=executor, db=db)
+    except ConfigError as error:
+        raise UserError(f"invalid command-line option: {error}") from None
     _run_campaign(config, ctx.obj["quiet"])
 
 
@@ -120,18 +124,45 @@ def _run_campaign(config: CampaignConfig, quiet: bool) -> None:
     log.info("campaign %r: task %s, %d generations of %d, executor %s, database %s", config.name,
              config.task.name, config.search.generations, config.search.population,
              config.run.executor_name, path)
+    from fitness import BudgetError, TaskError
+    from genomes import GenomeError
+
+    # SIGTERM (a scheduler or `kill`) stops the campaign like Ctrl-C does.
+    previous_handler = signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
     try:
         with Store(path) as store:
             summary = Campaign(config, store, progress=not quiet).run()
-    except (ConfigError, StoreError, ExecutorError) as error:
+            several = len(store.campaigns()) > 1
+    except (ConfigError, StoreError, ExecutorError, TaskError, BudgetError, GenomeError) as error:
         raise UserError(str(error)) from None
     except KeyboardInterrupt:
-        click.echo(f"\ninterrupted; the last committed generation is kept. Continue with: evo resume {path}",
-                   err=True)
+        _mark_stopped(path, config.name)
+        click.echo(f"\ninterrupted; the last committed generation is kept. Continue with: "
+                   f"evo resume {path} --campaign {config.name}", err=True)
         sys.exit(130)
+    finally:
+        signal.signal(signal.SIGTERM, previous_handler)
+    choose = f" --campaign {config.name}" if several else ""
     click.echo(f"campaign {summary['name']!r} finished at generation {summary['generation']}: "
                f"{summary['individuals']} individuals in {path}")
-    click.echo(f"see the front with: evo front {path}")
+    click.echo(f"see the front with: evo front {path}{choose}")
+
+
+def _raise_keyboard_interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt
+
+
+def _mark_stopped(path, name: str) -> None:
+    """Record that the campaign stopped, so readers can tell it from a running one."""
+    from populations import Store, StoreError
+
+    try:
+        with Store(path) as store:
+            campaign = store.campaign(name)
+            if campaign is not None and campaign["status"] == "running":
+                store.set_campaign_status(campaign["id"], "stopped")
+    except (StoreError, OSError) as error:
+        log.warning("could not mark campaign %r as stopped in %s: %s", name, path, error)
 
 
 from evo.bench_command import bench  # noqa: E402  (commands defined in other modules)

@@ -117,3 +117,44 @@ def test_every_command_has_help(command):
     result = CliRunner().invoke(main, [command, "--help"])
     assert result.exit_code == 0
     assert "Usage" in result.output
+
+
+def wait_for_first_commit(path, process, timeout=120):
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert process.poll() is None, "the campaign ended before it could be interrupted"
+        if path.exists():
+            connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+            try:
+                if connection.execute("SELECT COUNT(*) FROM generations").fetchone()[0]:
+                    return
+            except sqlite3.OperationalError:
+                pass
+            finally:
+                connection.close()
+        time.sleep(0.2)
+    raise AssertionError("no generation was committed in time")
+
+
+@pytest.mark.parametrize("signal_name", ["SIGINT", "SIGTERM"])
+def test_interrupted_campaign_is_marked_stopped(tmp_path, signal_name):
+    import signal
+    import subprocess
+    import sys
+
+    path = tmp_path / "stopped.sqlite"
+    process = subprocess.Popen([sys.executable, "-m", "evo", "--quiet", "run", "--preset", "smoke",
+                                "--generations", "500", "--db", str(path)],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        wait_for_first_commit(path, process)
+        process.send_signal(getattr(signal, signal_name))
+        _, stderr = process.communicate(timeout=60)
+    finally:
+        process.kill()
+    assert process.returncode == 130
+    assert "evo resume" in stderr
+    summary = json.loads(invoke("status", str(path), "--json").output)
+    assert summary["status"] == "stopped"

@@ -1,0 +1,5 @@
+"""``python -m evo``: the same as the ``evo`` command."""
+
+from evo.cli import main
+
+main()
