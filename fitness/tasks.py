@@ -33,6 +33,7 @@ import importlib
 import logging
 import os
 import random
+import zipfile
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -488,6 +489,12 @@ _NPZ_OPTIONAL = ("input_shape", "num_classes")
 def _load_npz(spec: TaskSpec) -> TaskData:
     _reject_test_size(spec)
     path = Path(spec.name)
+    if not zipfile.is_zipfile(path):
+        # np.load would read a .npy array or complain about pickled data, neither of which helps.
+        raise TaskError(
+            f"task file {path} is not an .npz archive; write it with "
+            f"numpy.savez(path, x_train=..., y_train=..., x_test=..., y_test=...)"
+        )
     try:
         archive = np.load(path, allow_pickle=False)
     except (OSError, ValueError) as error:

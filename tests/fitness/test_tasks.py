@@ -310,7 +310,16 @@ def test_npz_not_an_archive(tmp_path):
     path = tmp_path / "text.npz"
     path.write_text("not a zip file")
 
-    with pytest.raises(TaskError, match="cannot read task file"):
+    with pytest.raises(TaskError, match="is not an .npz archive"):
+        load_task(str(path))
+
+
+def test_npy_file_named_npz_rejected(tmp_path):
+    path = tmp_path / "array.npz"
+    with path.open("wb") as handle:
+        np.save(handle, np.zeros(3))
+
+    with pytest.raises(TaskError, match="is not an .npz archive; write it with numpy.savez"):
         load_task(str(path))
 
 
