@@ -60,7 +60,7 @@ def front(db, campaign_name, objectives, generation, fmt) -> None:
         campaign = _pick_campaign(store, campaign_name)
         try:
             table = front_table(store, campaign["id"], generation,
-                                objectives.split(",") if objectives else None)
+                                objectives.split(",") if objectives is not None else None)
         except (LookupError, ValueError) as error:
             raise UserError(str(error)) from None
     _echo_table(table, fmt)

@@ -16,34 +16,67 @@ def front_table(store, campaign_id: int, generation: int | None = None,
     """Build the Pareto front of a generation (default: the last), one row per member.
 
     Columns: individual_id, generation created, origin, the objectives, then the metrics in
-    ``FRONT_METRICS`` not already shown. Raises LookupError when nothing is committed yet and
-    ValueError for an objective the database does not hold.
+    ``FRONT_METRICS`` not already shown. ``objectives`` may also name a stored metric such as
+    ``params``. Raises LookupError when the generation is not committed and ValueError for a
+    name that was not measured.
     """
+    campaign = store.campaign(campaign_id)
     front = store.front(campaign_id, generation)
     if front.empty:
-        when = "yet" if generation is None else f"for generation {generation}"
-        raise LookupError(f"campaign {campaign_id} in {store.path} has no committed front {when}")
-    campaign = store.campaign(campaign_id)
-    names = list(objectives) if objectives else list(campaign["config"]["search"]["objectives"])
-    unknown = [n for n in names if n not in front.columns]
-    if unknown:
-        raise ValueError(f"objective(s) {unknown} not in {store.path}; stored: {store.objective_names()}")
+        raise LookupError(_missing_front_message(store, campaign, generation))
+    campaign_objectives = list(campaign["config"]["search"]["objectives"])
+    if objectives is not None:
+        names = [name.strip() for name in objectives if name.strip()]
+        if not names:
+            raise ValueError(f"no objective given; choose from {', '.join(campaign_objectives)}")
+    else:
+        names = campaign_objectives
 
     individuals = store.individuals(campaign_id).set_index("id")
     latest = store.evaluations(campaign_id, latest=True).set_index("individual_id")
-    rows = []
+    member_metrics = {}
     for _, member in front.iterrows():
         ind_id = int(member["individual_id"])
         metrics = latest.loc[ind_id, "metrics"] if ind_id in latest.index else {}
+        member_metrics[ind_id] = metrics if isinstance(metrics, dict) else {}
+
+    # A name is read from the objective column when the campaign selects on it, else from the
+    # metrics each evaluation stores (params and flops are always there, for example).
+    available = set(campaign_objectives) | {key for m in member_metrics.values() for key in m
+                                            if isinstance(m[key], (int, float))}
+    unknown = [name for name in names if name not in available]
+    if unknown:
+        raise ValueError(
+            f"{', '.join(unknown)} not measured in campaign {campaign['name']!r}; "
+            f"available: {', '.join(sorted(available))}"
+        )
+
+    rows = []
+    for _, member in front.iterrows():
+        ind_id = int(member["individual_id"])
+        metrics = member_metrics[ind_id]
         row = {"individual_id": ind_id, "generation": int(individuals.loc[ind_id, "generation"]),
                "origin": individuals.loc[ind_id, "origin"]}
-        row.update({name: member[name] for name in names})
+        for name in names:
+            row[name] = member[name] if name in campaign_objectives else metrics.get(name)
         for metric in FRONT_METRICS:
             if metric not in names:
-                row[metric] = (metrics or {}).get(metric)
+                row[metric] = metrics.get(metric)
         rows.append(row)
     table = pd.DataFrame(rows)
     first = names[0]
     declared = store.objectives().get(first)
-    ascending = declared is None or declared.direction != "maximize"
+    maximize = first.endswith("accuracy") if declared is None else declared.direction == "maximize"
+    ascending = not maximize
     return table.sort_values(first, ascending=ascending).reset_index(drop=True)
+
+
+def _missing_front_message(store, campaign: dict, generation: int | None) -> str:
+    generations = store.generations(campaign["id"])
+    name = campaign["name"]
+    if generations.empty:
+        return (f"campaign {name!r} in {store.path} has no committed generation yet; "
+                f"wait for generation 0 to finish (evo status {store.path})")
+    numbers = sorted(int(n) for n in generations["number"])
+    return (f"campaign {name!r} has no committed front for generation {generation}; "
+            f"committed generations are {numbers[0]} to {numbers[-1]}")

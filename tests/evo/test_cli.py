@@ -158,3 +158,25 @@ def test_interrupted_campaign_is_marked_stopped(tmp_path, signal_name):
     assert "evo resume" in stderr
     summary = json.loads(invoke("status", str(path), "--json").output)
     assert summary["status"] == "stopped"
+
+
+def test_front_shows_stored_metric_as_column(smoke_db):
+    rows = json.loads(invoke("front", str(smoke_db), "--objectives", "accuracy,params", "--format", "json").output)
+    assert rows
+    assert all(isinstance(row["params"], int) and row["params"] > 0 for row in rows)
+
+
+@pytest.mark.parametrize("objectives, message", [
+    ("latency", "latency not measured in campaign 'smoke'"),
+    ("", "no objective given"),
+])
+def test_front_rejects_unmeasured_objectives(smoke_db, objectives, message):
+    result = invoke("front", str(smoke_db), "--objectives", objectives)
+    assert result.exit_code == 1
+    assert message in result.output
+
+
+def test_front_generation_out_of_range_names_range(smoke_db):
+    result = invoke("front", str(smoke_db), "--generation", "99")
+    assert result.exit_code == 1
+    assert "committed generations are 0 to" in result.output
