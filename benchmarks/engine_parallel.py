@@ -20,6 +20,9 @@ from pathlib import Path
 
 from evo.campaign import Campaign
 from evo.config import load_preset
+from evo.executors import Job, ProcessExecutor
+from fitness import task_shapes
+from genomes.zoo import build_seed
 from populations import Store
 
 
@@ -31,6 +34,29 @@ def results(path: Path) -> list:
             " JOIN evaluations AS e ON e.individual_id = i.id ORDER BY i.id").fetchall()
     finally:
         connection.close()
+
+
+def machine_efficiency(steps: int, jobs: int = 4) -> float:
+    """Measure how well this machine runs 2 evaluations at once, without the engine.
+
+    Times the same evaluations on 1 and on 2 already started worker processes. A value under
+    100% means that the cores are shared or throttled, which bounds any engine's efficiency.
+    """
+    shape, classes = task_shapes("digits")
+    genome = build_seed("small_cnn", shape, classes).to_dict()
+    batch = [Job(key, genome, {"name": "digits"}, {"steps": steps, "batch_size": 32}, key, ("accuracy",))
+             for key in range(jobs)]
+    seconds = {}
+    for workers in (1, 2):
+        executor = ProcessExecutor(workers)
+        try:
+            list(executor.map(batch[:workers]))  # starts the workers and imports torch
+            started = time.perf_counter()
+            list(executor.map(batch))
+            seconds[workers] = time.perf_counter() - started
+        finally:
+            executor.close()
+    return seconds[1] / (2 * seconds[2])
 
 
 def main() -> None:
@@ -67,6 +93,8 @@ def main() -> None:
             line += f"   efficiency {timings['serial'] / (2 * seconds):.1%}"
             line += "   same results" if contents[executor] == contents["serial"] else "   RESULTS DIFFER"
         print(line)
+    print(f"machine       {machine_efficiency(arguments.steps):.1%} efficiency running the same evaluations "
+          "on 2 started worker processes instead of 1, without the engine")
 
 
 if __name__ == "__main__":
