@@ -97,7 +97,7 @@ def run_until_paused(arguments, point):
     assert paused, f"the campaign exited before pausing at {point}"
 
 
-def test_aging_killed_and_resumed_matches_straight_run(tmp_path):
+def test_aging_resume_after_kill(tmp_path):
     path = campaign_file(tmp_path, "aging")
     straight = tmp_path / "straight.sqlite"
     resumed = tmp_path / "resumed.sqlite"

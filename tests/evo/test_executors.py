@@ -82,7 +82,7 @@ def test_worker_dying_every_time_gives_failed(monkeypatch):
     assert "worker process died 2 times" in results[1]["error"]
 
 
-def test_hung_evaluation_times_out_and_campaign_goes_on(monkeypatch):
+def test_hung_evaluation_times_out(monkeypatch):
     monkeypatch.setenv(PAUSE_VARIABLE, "evaluation:1")
     executor = ProcessExecutor(1, timeout=8.0)
     thread, results = run_in_thread(executor, [flops_job(1), flops_job(2, "linear")])

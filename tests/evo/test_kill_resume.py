@@ -149,7 +149,7 @@ def test_killed_campaign_resumes_exactly(straight_run, tmp_path):
     assert rows(db, "SELECT COUNT(*) AS n FROM staged_evaluations")[0]["n"] == 0
 
 
-def test_reader_during_paused_commit_sees_previous_generation(tmp_path):
+def test_reader_during_paused_commit(tmp_path):
     db = tmp_path / "smoke.sqlite"
     environment = {**os.environ, "EVONAS_PAUSE_AT": "commit_written:2"}
     process = subprocess.Popen(campaign_command("run", db), stdout=subprocess.DEVNULL,
