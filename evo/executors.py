@@ -272,8 +272,8 @@ class ProcessExecutor:
 class DaskExecutor:
     """Jobs on a Dask cluster: a LocalCluster on 127.0.0.1, or a running scheduler.
 
-    The scheduler reruns a task whose worker died (up to its ``allowed-failures`` setting,
-    3 by default in distributed 2024+), and ``retries`` reruns a task that raised.
+    The scheduler reruns a task whose worker died, up to its ``distributed.scheduler.allowed-failures``
+    setting (3 in distributed 2026.8.0), and ``retries`` reruns a task that raised.
 
     NOTE: run.evaluation_timeout is not enforced here, because Dask cannot stop a running
     task. Budget.max_seconds still ends training that runs too long.
