@@ -17,6 +17,7 @@ import base64
 import hashlib
 import json
 import logging
+import math
 import random
 import time
 import zlib
@@ -29,14 +30,18 @@ from tqdm import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
 
 import fitness
+from evo import adaptive, transfer
 from evo.config import CampaignConfig, ConfigError
 from evo.executors import Job, make_executor, pause_point
-from evo.selection import Member, first_front, hypervolume, reference_values, select_parents, select_survivors
+from evo.selection import (Member, constraint_values, constraint_violation, first_front, fitness_order, hypervolume,
+                           reference_values, select_parents, select_survivors)
 from genomes import Genome, SearchSpace
 from genomes.zoo import build_seed
+from genomes.ops import COST_MODEL_VERSION
 from genomes import GenomeError, InnovationCounter
 from operators import Operator, get_operator
 from populations import Store
+from populations.weights import WeightsNotFoundError, load_weights, save_weights, weights_by_hash
 
 log = logging.getLogger(__name__)
 
@@ -154,6 +159,10 @@ class Campaign:
         self.operators: list[Operator] = [get_operator(n) for n in config.search.operators]
         self.mutations = [op for op in self.operators if op.arity == 1]
         self.crossovers = [op for op in self.operators if op.arity == 2]
+        # Adaptive operator selection (evo.adaptive), set up in _initial_population or restored
+        # in _open; None when [search] adaptive_operators is off.
+        self.selection: adaptive.OperatorSelection | None = None
+        self.parent_objectives: dict[int, dict[str, float]] = {}
         if not self.mutations:
             raise ConfigError("[search] operators must include at least one mutation")
         self.task_key = self._task_key()
@@ -167,10 +176,18 @@ class Campaign:
         # Node ids are innovation ids, unique within the database; the counter's position is
         # stored in every generation's state and restored on resume.
         self.innovations = InnovationCounter()
+        # Trained weights (.npz bytes) by individual id, for population members and the
+        # children being evaluated; filled only when [search] inherit_weights is on.
+        self.weights: dict[int, bytes] = {}
 
     def _task_key(self) -> str:
+        """Key of the evaluation cache: what decides an evaluation's result besides the genome."""
         basis = {"task": self.config.task.to_dict(), "budget": self.config.budget.to_dict(),
-                 "objectives": sorted(self.objective_names)}
+                 "objectives": sorted(self.objective_names), "cost_model": COST_MODEL_VERSION}
+        # An inheriting child's accuracy depends on its parent's weights, so such results
+        # are never mixed with those of training from scratch.
+        if self.config.search.inherit_weights:
+            basis["inherit_weights"] = True
         return hashlib.sha256(json.dumps(basis, sort_keys=True).encode()).hexdigest()[:16]
 
     # -- start and resume -----------------------------------------------------------------------
@@ -227,6 +244,7 @@ class Campaign:
             restore_global_rng_states(last["state"]["global_rng"])
         # Innovation ids: continue the stored counter (databases written before it: skip past every genome).
         self.innovations = InnovationCounter(int(last["state"].get("next_node_id", 1)))
+        self.selection = self._restored_selection(last["state"])
         self._skip_past_stored_node_ids()
         log.info("resuming campaign %r after generation %d", self.config.name, last["number"])
         return last["number"] + 1
@@ -252,6 +270,20 @@ class Campaign:
             genome = Genome.from_dict(row["genome"] if isinstance(row["genome"], dict) else json.loads(row["genome"]))
             self.population.append(Individual(int(ind_id), genome, row["genome_hash"], int(row["generation"]),
                                               row["origin"], record=records.get(int(ind_id), {})))
+        if self.config.search.inherit_weights:
+            self._load_weights()
+
+    def _load_weights(self) -> None:
+        """Read the stored weights of the population members, for their children to inherit."""
+        for ind in self.population:
+            try:
+                self.weights[ind.id] = load_weights(self.store.db, ind.id)
+            except WeightsNotFoundError:
+                # A cached member shares the weights of the individual first trained with its
+                # genome. A member without any has children that train from scratch.
+                stored = weights_by_hash(self.store.db, ind.genome_hash)
+                if stored is not None:
+                    self.weights[ind.id] = stored
 
     def _record_from_row(self, row) -> dict[str, Any]:
         objectives = {}
@@ -286,7 +318,7 @@ class Campaign:
         pause_point("evaluations_done")
 
         pool = self.population + children
-        members = [Member(ind.id, ind.objectives, self.objective_names) for ind in pool]
+        members = self._members(pool)
         by_id = {ind.id: ind for ind in pool}
         survivors = select_survivors(members, self.config.search.population)
         self.population = [by_id[m.id] for m in survivors]
@@ -317,11 +349,12 @@ class Campaign:
         return best
 
     def _initial_population(self, rng: np.random.Generator, next_id: int) -> list[Individual]:
+        self.selection = self._initial_selection()
         seeds: list[Individual] = []
         seen: set[str] = set()
-        for name in self.config.search.seeds:
+        for name, stored in transfer.expand_seeds(self.config.search.seeds):
             try:
-                genome = build_seed(name, self.input_shape, self.num_classes)
+                genome = stored if stored is not None else build_seed(name, self.input_shape, self.num_classes)
             except (GenomeError, LookupError) as error:
                 log.warning("seed %r left out: it cannot be built (%s)", name, error)
                 continue
@@ -356,13 +389,93 @@ class Campaign:
         return children
 
     def _pick_mutation(self, rng: np.random.Generator) -> Operator:
+        if self.selection is not None:
+            return {op.name: op for op in self.mutations}[self.selection.pick("mutation", rng)]
         return self.mutations[int(rng.integers(len(self.mutations)))]
 
+    def _pick_crossover(self, rng: np.random.Generator) -> Operator:
+        if self.selection is not None:
+            return {op.name: op for op in self.crossovers}[self.selection.pick("crossover", rng)]
+        return self.crossovers[int(rng.integers(len(self.crossovers)))]
+
+    def _initial_selection(self) -> adaptive.OperatorSelection | None:
+        """Start adaptive operator selection: uniform, or from the priors of a transfer source."""
+        search = self.config.search
+        if not search.adaptive_operators:
+            return None
+        priors = transfer.operator_priors(search.seeds) if search.transfer_operators else None
+        return adaptive.OperatorSelection([op.name for op in self.mutations], [op.name for op in self.crossovers],
+                                          search.operator_floor, priors)
+
+    def _restored_selection(self, state: dict[str, Any]) -> adaptive.OperatorSelection | None:
+        """Continue adaptive operator selection from the state stored with the last generation."""
+        search = self.config.search
+        if not search.adaptive_operators:
+            return None
+        stored = (state.get("adaptive_operators") or {}).get("next")
+        return adaptive.OperatorSelection([op.name for op in self.mutations], [op.name for op in self.crossovers],
+                                          search.operator_floor, stored)
+
+    def _selection_state(self, children: list[Individual], front: list[int]) -> dict[str, Any]:
+        """Credit this generation's operators, update the probabilities, and return what to store.
+
+        ``used`` are the probabilities this generation drew from; ``next`` is the state the
+        next generation starts from (also after a resume).
+        """
+        if self.selection is None:
+            return {}
+        used = self.selection.probabilities()
+        rewards = adaptive.child_rewards(children, {**self.parent_objectives,
+                                                    **{c.id: c.objectives for c in children}},
+                                         front, self.objective_names)
+        self.selection.update(rewards)
+        return {"adaptive_operators": {
+            "used": used,
+            "rewards": {name: {"children": len(values), "credited": int(sum(values))}
+                        for name, values in sorted(rewards.items())},
+            "next": self.selection.to_state(),
+        }}
+
+    def _bind_motifs(self) -> None:
+        """Hand the motifs mined from the current population's front to the motif insertion operator."""
+        positions = [i for i, op in enumerate(self.mutations) if op.name == "insert_motif"]
+        if not positions:
+            return
+        from reports.motifs import mine_motifs
+
+        scored = [ind for ind in self.population if ind.objectives]
+        members = [Member(ind.id, ind.objectives, self.objective_names) for ind in scored]
+        front_ids = {m.id for m in first_front(members)} if members else set()
+        table = mine_motifs([ind.genome for ind in scored], [ind.id in front_ids for ind in scored], min_count=1)
+        table = table[table["front_count"] > 0].head(self.config.search.motif_count)
+        motifs = list(table["motif"])
+        log.debug("motifs handed to insert_motif: %s", motifs)
+        for position in positions:
+            self.mutations[position] = self.mutations[position].with_motifs(motifs)
+
+    def _members(self, individuals: Sequence[Individual]) -> list[Member]:
+        """Wrap individuals for selection, with their constraint violations when limits are set."""
+        limits = self.config.search.constraints
+        return [Member(ind.id, ind.objectives, self.objective_names,
+                       violation=constraint_violation(constraint_values(ind.record), limits) if limits else 0.0)
+                for ind in individuals]
+
+    @staticmethod
+    def _fitter_first(first: Individual, second: Individual,
+                      order: dict[int, tuple[int, float]]) -> list[Individual]:
+        """Order two crossover parents fitter first, as aligned_crossover expects; a tie keeps the order."""
+        if order[second.id] < order[first.id]:
+            return [second, first]
+        return [first, second]
+
     def _offspring(self, rng: np.random.Generator, next_id: int) -> list[Individual]:
-        members = [Member(ind.id, ind.objectives, self.objective_names) for ind in self.population]
+        self.parent_objectives = {ind.id: dict(ind.objectives) for ind in self.population}
+        self._bind_motifs()
+        members = self._members(self.population)
         by_id = {ind.id: ind for ind in self.population}
         count = self.config.search.offspring_count
         parents = [by_id[m.id] for m in select_parents(members, count, rng)]
+        order = fitness_order(members)
         seen = set(self.known) | {ind.genome_hash for ind in self.population}
         children = []
         for index in range(count):
@@ -371,8 +484,8 @@ class Campaign:
             for _ in range(NOVELTY_ATTEMPTS):
                 if self.crossovers and rng.random() < self.config.search.crossover_rate:
                     second = parents[int(rng.integers(len(parents)))]
-                    operator = self.crossovers[int(rng.integers(len(self.crossovers)))]
-                    child = self._vary([first, second], operator, rng, next_id, None, seen)
+                    operator = self._pick_crossover(rng)
+                    child = self._vary(self._fitter_first(first, second, order), operator, rng, next_id, None, seen)
                 else:
                     child = self._vary([first], self._pick_mutation(rng), rng, next_id, None, seen)
                 if child is not None and child.genome_hash not in seen:
@@ -403,24 +516,34 @@ class Campaign:
     def _evaluate(self, children: list[Individual], number: int, executor) -> None:
         for child in children:
             child.generation = number
+        inherit = self.config.search.inherit_weights
+        parents = {ind.id: ind for ind in self.population}
         jobs = []
         for child in children:
             reuse = self.known.get(child.genome_hash) or self._stored_evaluation(child.genome_hash)
             if reuse is not None and reuse.get("status") in ("ok", "cached"):
                 child.record = {**reuse, "status": "cached", "seconds": 0.0}
+                if inherit:
+                    self._reuse_weights(child)
                 continue
             staged = self.staged.get((child.id, child.genome_hash))
-            if staged is not None:
+            # Staged records carry no weights, so an inheriting campaign trains such a child
+            # again; its seed and parent are the same, so the result is too.
+            if staged is not None and not (inherit and staged.get("status") == "ok"):
                 child.record = staged
                 continue
             jobs.append(Job(child.id, child.genome.to_dict(), self.config.task.to_dict(),
                             self.config.budget.to_dict(), derived_seed(self.config.seed, child.id),
-                            self.objective_names))
+                            self.objective_names, inherit=self._inheritance(child, parents),
+                            keep_weights=inherit))
         by_id = {child.id: child for child in children}
         bar = tqdm(total=len(jobs), desc=f"generation {number}", unit="eval", disable=not self.progress,
                    leave=False)
         with logging_redirect_tqdm():
             for key, record in executor.map(jobs):
+                weights = record.pop("weights", None)
+                if weights is not None:
+                    self.weights[key] = weights
                 by_id[key].record = record
                 self.store.stage_evaluation(self.campaign_id, number, key, by_id[key].genome_hash, record)
                 log.debug("evaluation of individual %d finished and staged: %s", key, record.get("status"))
@@ -432,6 +555,33 @@ class Campaign:
         for child in children:
             if child.record.get("status") in ("ok", "cached"):
                 self.known.setdefault(child.genome_hash, child.record)
+
+    def _inheritance(self, child: Individual, parents: dict[int, Individual]) -> dict[str, Any] | None:
+        """Return the ``inherit`` argument of the child's evaluation, or None to train from scratch.
+
+        The child inherits from its first parent, which for a crossover is the fitter one.
+        """
+        if not self.config.search.inherit_weights or not child.parents:
+            return None
+        parent = parents.get(child.parents[0])
+        weights = self.weights.get(child.parents[0])
+        if parent is None or weights is None:
+            return None
+        return {"genome": parent.genome.to_dict(), "weights": weights}
+
+    def _reuse_weights(self, child: Individual) -> None:
+        """Give a cached child the weights kept for its genome hash, if there are any.
+
+        The hash was evaluated in an earlier generation, so its weights are held by a population
+        member or were stored at that generation's commit.
+        """
+        for ind in self.population:
+            if ind.genome_hash == child.genome_hash and ind.id in self.weights:
+                self.weights[child.id] = self.weights[ind.id]
+                return
+        stored = weights_by_hash(self.store.db, child.genome_hash)
+        if stored is not None:
+            self.weights[child.id] = stored
 
     def _stored_evaluation(self, genome_hash: str) -> dict[str, Any] | None:
         row = self.store.evaluation_for_hash(genome_hash, self.task_key)
@@ -451,7 +601,7 @@ class Campaign:
                    for c in children for p in c.parents]
         evaluations = [{"individual_id": c.id, "status": c.record.get("status", "failed"),
                         "objectives": {n: c.objectives.get(n) for n in self.objective_names},
-                        "metrics": c.record.get("metrics", {}), "error": c.record.get("error"),
+                        "metrics": self._stored_metrics(c), "error": c.record.get("error"),
                         "seconds": c.record.get("seconds", 0.0), "task_key": self.task_key}
                        for c in children]
         # Everything that decides what happens next. Members are stored in population
@@ -461,10 +611,35 @@ class Campaign:
                  "next_individual_id": max([c.id for c in children], default=self.store.next_individual_id() - 1) + 1,
                  "global_rng": global_rng_states(), "next_node_id": self.innovations.next_id,
                  "target_generations": self.config.search.generations,
+                 **self._selection_state(children, front),
                  **(extra_state or {})}
         self.store.commit_generation(
             self.campaign_id, number, individuals=individuals, lineage=lineage, evaluations=evaluations,
             members=[ind.id for ind in self.population], front=front, hypervolume=volume,
             state=json.loads(json.dumps(state, default=int)),
-            before_commit=lambda: pause_point("commit_written"),
+            before_commit=lambda: self._before_commit(children),
         )
+        # Only members can become parents, so the weights of the other children are dropped.
+        members = {ind.id for ind in self.population}
+        self.weights = {ind_id: data for ind_id, data in self.weights.items() if ind_id in members}
+
+    def _before_commit(self, children: list[Individual]) -> None:
+        """Store the trained weights of the children inside the generation's transaction."""
+        for child in children:
+            if child.record.get("status") == "ok" and child.id in self.weights:
+                save_weights(self.store.db, child.id, child.genome_hash, self.weights[child.id])
+        pause_point("commit_written")
+
+    def _stored_metrics(self, individual: Individual) -> dict[str, Any]:
+        """Return the metrics to store, with the constraint violation when limits are set.
+
+        violation is the total relative excess over the limits (0 is feasible). It is None
+        when a limited quantity was not measured, which counts as infeasible.
+        """
+        metrics = dict(individual.record.get("metrics", {}))
+        limits = self.config.search.constraints
+        if limits:
+            violation = constraint_violation(constraint_values(individual.record), limits)
+            metrics["violation"] = violation if math.isfinite(violation) else None
+            metrics["feasible"] = violation == 0.0
+        return metrics

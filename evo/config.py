@@ -19,6 +19,7 @@ from genomes.ops import ACTIVATIONS as ACTIVATION_NAMES
 from genomes.ops import OPERATIONS as OPERATION_NAMES
 from genomes.zoo import SEEDS, is_module_spec
 from evo.executors import EXECUTOR_PATTERN
+from evo.selection import ConstraintError, validate_constraints
 from operators import OPERATORS
 
 if sys.version_info >= (3, 11):
@@ -81,8 +82,11 @@ class SearchConfig:
     algorithm: str = "generational"
     concurrency: int = 4
     tournament_size: int = 4
+    constraints: Mapping[str, float] = field(default_factory=dict)
+    inherit_weights: bool = False
 
     def __post_init__(self) -> None:
+        self._check_engine_settings()
         if self.algorithm not in ALGORITHMS:
             close = difflib.get_close_matches(str(self.algorithm), ALGORITHMS, n=1)
             hint = f" Did you mean {close[0]!r}?" if close else ""
@@ -122,6 +126,31 @@ class SearchConfig:
             if not float(value) > 0:
                 raise ConfigError(f"[search] hypervolume_reference.{key} = {value!r}; use a positive number")
         object.__setattr__(self, "hypervolume_reference", reference)
+
+    def _check_engine_settings(self) -> None:
+        """Validate constraints and inherit_weights, and store the constraint limits as floats."""
+        if not isinstance(self.constraints, Mapping):
+            raise ConfigError(
+                f"[search] constraints = {self.constraints!r} is invalid; use a table of maxima, "
+                f"for example {{ params = 50000, flops = 2e6 }}"
+            )
+        try:
+            limits = validate_constraints(self.constraints)
+        except ConstraintError as error:
+            raise ConfigError(f"[search] constraints: {error}") from None
+        if "latency" in limits and "latency" not in self.objectives:
+            raise ConfigError(
+                "[search] constraints: latency is limited but not measured; add \"latency\" to "
+                "[search] objectives or remove the latency limit"
+            )
+        object.__setattr__(self, "constraints", limits)
+        if not isinstance(self.inherit_weights, bool):
+            raise ConfigError(f"[search] inherit_weights = {self.inherit_weights!r} is invalid; use true or false")
+        if self.inherit_weights and self.algorithm != "generational":
+            raise ConfigError(
+                f"[search] inherit_weights = true needs algorithm = \"generational\", not {self.algorithm!r}; "
+                f"the asynchronous loops do not pass weights to their children"
+            )
 
     @property
     def offspring_count(self) -> int:

@@ -59,7 +59,11 @@ def pause_point(name: str) -> None:
 
 @dataclass(frozen=True)
 class Job:
-    """One evaluation request; ``key`` is returned with the result (the individual id)."""
+    """One evaluation request; ``key`` is returned with the result (the individual id).
+
+    ``inherit`` and ``keep_weights`` are passed to ``fitness.evaluate``. The parent's weights
+    travel inside ``inherit`` as .npz bytes, so every executor starts from the same tensors.
+    """
 
     key: int
     genome: dict[str, Any]
@@ -67,12 +71,15 @@ class Job:
     budget: dict[str, Any]
     seed: int
     objectives: tuple[str, ...]
+    inherit: dict[str, Any] | None = None
+    keep_weights: bool = False
 
 
 def run_job(job: Job) -> dict[str, Any]:
     """Evaluate one job and return the record as a plain dict."""
     pause_point("evaluation")
-    record = fitness.evaluate(job.genome, job.task, job.budget, job.seed, job.objectives)
+    record = fitness.evaluate(job.genome, job.task, job.budget, job.seed, job.objectives,
+                              inherit=job.inherit, keep_weights=job.keep_weights)
     return record.to_dict()
 
 

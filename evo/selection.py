@@ -190,6 +190,16 @@ def assign_rank_and_crowding(members: Sequence[Member]) -> dict[int, int]:
     return ranks
 
 
+def fitness_order(members: Sequence[Member]) -> dict[int, tuple[int, float]]:
+    """Return a sort key per member id, smaller for the fitter member.
+
+    The key is (Pareto rank, negated crowding distance), the order that NSGA-II's crowded
+    comparison uses, with infeasible members ranked as in assign_rank_and_crowding.
+    """
+    ranks = assign_rank_and_crowding(members)
+    return {m.id: (ranks[m.id], -m.crowding_dist) for m in members}
+
+
 def select_parents(members: Sequence[Member], k: int, rng: np.random.Generator) -> list[Member]:
     """Exactly ``k`` parents by binary tournament: lower rank wins, then larger crowding distance.
 

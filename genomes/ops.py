@@ -44,6 +44,12 @@ def describe_shape(shape: Shape) -> str:
     return f"{kind} {tuple(shape)}"
 
 
+# Version of the cost rules above (FLOPs and parameter counts). Raise it whenever a rule
+# changes, because evaluation caches key on it: a stored FLOP count from older rules is then
+# not reused. Version 2 added the elementwise FLOPs.
+COST_MODEL_VERSION = 2
+
+
 @dataclass(frozen=True)
 class FlopCount:
     """FLOPs split by the kinds of the module docstring's convention."""
