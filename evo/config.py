@@ -20,7 +20,7 @@ from genomes.ops import OPERATIONS as OPERATION_NAMES
 from genomes.zoo import SEEDS, is_module_spec
 from evo.executors import EXECUTOR_PATTERN
 from evo.selection import ConstraintError, validate_constraints
-from operators import OPERATORS
+from operators import CROSSOVERS, GUIDED_OPERATORS, MUTATIONS, OPERATORS
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -28,6 +28,9 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 PRESETS_DIR = Path(__file__).parent / "presets"
+
+# Seeds that start with this prefix are fronts of stored campaigns (see evo.transfer).
+TRANSFER_PREFIX = "db:"
 
 
 # Worst value of each cost objective that still adds to the hypervolume: parameters, FLOPs per
@@ -82,6 +85,10 @@ class SearchConfig:
     algorithm: str = "generational"
     concurrency: int = 4
     tournament_size: int = 4
+    adaptive_operators: bool = False
+    operator_floor: float = 0.02
+    transfer_operators: bool = False
+    motif_count: int = 5
     constraints: Mapping[str, float] = field(default_factory=dict)
     inherit_weights: bool = False
 
@@ -104,11 +111,18 @@ class SearchConfig:
             raise ConfigError(f"[search] offspring = {self.offspring!r} is invalid; use a positive integer")
         if not 0.0 <= float(self.crossover_rate) <= 1.0:
             raise ConfigError(f"[search] crossover_rate = {self.crossover_rate!r} is invalid; use a value in [0, 1]")
-        unknown = [name for name in self.operators if name not in OPERATORS]
+        unknown = [name for name in self.operators if name not in OPERATORS and name not in GUIDED_OPERATORS]
         if unknown or not self.operators:
-            raise ConfigError(f"[search] operators {unknown or '[]'} invalid; known: {', '.join(OPERATORS)}")
+            known = ", ".join([*OPERATORS, *GUIDED_OPERATORS])
+            raise ConfigError(f"[search] operators {unknown or '[]'} invalid; known: {known}")
+        self._check_feedback_settings()
         for name in self.seeds:
             # FILE.py:CLASS seeds are imported when the campaign starts; one that fails is logged and skipped.
+            if name.startswith(TRANSFER_PREFIX):
+                from evo.transfer import parse_transfer_spec
+
+                parse_transfer_spec(name)
+                continue
             if name not in SEEDS and not is_module_spec(name):
                 close = difflib.get_close_matches(name, list(SEEDS), n=1)
                 hint = f" Did you mean {close[0]!r}?" if close else ""
@@ -150,6 +164,29 @@ class SearchConfig:
             raise ConfigError(
                 f"[search] inherit_weights = true needs algorithm = \"generational\", not {self.algorithm!r}; "
                 f"the asynchronous loops do not pass weights to their children"
+            )
+
+    def _check_feedback_settings(self) -> None:
+        """Validate adaptive_operators, operator_floor, transfer_operators and motif_count."""
+        for name in ("adaptive_operators", "transfer_operators"):
+            if not isinstance(getattr(self, name), bool):
+                raise ConfigError(f"[search] {name} = {getattr(self, name)!r} is invalid; use true or false")
+        if isinstance(self.motif_count, bool) or not isinstance(self.motif_count, int) or self.motif_count < 1:
+            raise ConfigError(f"[search] motif_count = {self.motif_count!r} is invalid; use a positive integer")
+        floor = self.operator_floor
+        largest_group = max(sum(1 for name in self.operators if name in MUTATIONS or name in GUIDED_OPERATORS),
+                            sum(1 for name in self.operators if name in CROSSOVERS))
+        if (isinstance(floor, bool) or not isinstance(floor, (int, float)) or floor < 0
+                or (largest_group > 1 and floor * largest_group >= 1)):
+            limit = 1 / largest_group if largest_group > 1 else 1
+            raise ConfigError(
+                f"[search] operator_floor = {floor!r} is invalid; use a probability >= 0 and below "
+                f"{limit:.4g} (1 divided by the {largest_group} operators of the largest group)"
+            )
+        if self.adaptive_operators and self.algorithm != "generational":
+            raise ConfigError(
+                f"[search] adaptive_operators = true needs algorithm = \"generational\", not {self.algorithm!r}; "
+                f"the asynchronous loops have no generation boundary to update the probabilities at"
             )
 
     @property

@@ -9,18 +9,25 @@ in the lineage.
 
 from operators.base import NotApplicable, Operator, Variation
 from operators.crossover import CROSSOVERS, OnePointCrossover
+from operators.motif_insertion import MotifError, MotifInsertion, MotifSpec, parse_motif
 from operators.mutations import MUTATIONS
 
 OPERATORS = {**MUTATIONS, **CROSSOVERS}
+
+# Operators that need input from the engine besides the parents (mined motifs). They are not
+# in OPERATORS, so a campaign uses one only when [search] operators lists it.
+GUIDED_OPERATORS = {"insert_motif": MotifInsertion()}
 
 
 def get_operator(name: str) -> Operator:
     """The operator registered under ``name``; LookupError lists the known names."""
     try:
-        return OPERATORS[name]
+        return {**OPERATORS, **GUIDED_OPERATORS}[name]
     except KeyError:
-        raise LookupError(f"unknown operator {name!r}; known operators: {sorted(OPERATORS)}") from None
+        known = sorted([*OPERATORS, *GUIDED_OPERATORS])
+        raise LookupError(f"unknown operator {name!r}; known operators: {known}") from None
 
 
-__all__ = ["CROSSOVERS", "MUTATIONS", "OPERATORS", "NotApplicable", "OnePointCrossover", "Operator",
-           "Variation", "get_operator"]
+__all__ = ["CROSSOVERS", "GUIDED_OPERATORS", "MUTATIONS", "OPERATORS", "MotifError", "MotifInsertion",
+           "MotifSpec", "NotApplicable", "OnePointCrossover", "Operator", "Variation", "get_operator",
+           "parse_motif"]

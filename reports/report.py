@@ -24,6 +24,7 @@ from genomes import Genome, GenomeError
 from populations import Store
 from populations.queries import individual_values
 
+from .adaptive import operator_probabilities, operator_probability_figure
 from .drawing import genome_svg
 from .errors import ReportError
 from .fronts import front_movement_figure, pairwise_front_figure
@@ -127,6 +128,7 @@ SECTIONS = (
     ("best", "Best individuals"),
     ("lineage", "Lineage of the best"),
     ("operators", "Operator statistics"),
+    ("probabilities", "Operator probabilities"),
     ("motifs", "Motifs"),
     ("rules", "Design rules"),
 )
@@ -209,6 +211,15 @@ def _selected_objectives(store: Store, campaign: dict, x: str, y: str) -> list[s
     return [name for name in names if name in known]
 
 
+def _probabilities_body(table: pd.DataFrame) -> str:
+    if table.empty:
+        return "<p>This campaign ran without adaptive operator selection ([search] adaptive_operators).</p>"
+    note = ("<p>Probability of each operator within its group (mutation or crossover) in each generation, "
+            "from adaptive pursuit. A child is credited when it dominates a parent or enters the front.</p>")
+    last = table[table["generation"] == table["generation"].max()]
+    return note + _image(operator_probability_figure(table), "operator probabilities per generation") + _frame_table(last)
+
+
 def _html_document(store: Store, campaign: dict, x: str, y: str,
                    shapes: tuple[Sequence[int], int] | None = None) -> str:
     campaign_id = campaign["id"]
@@ -241,6 +252,7 @@ def _html_document(store: Store, campaign: dict, x: str, y: str,
         steps = steps_with_outcomes(store, campaign_id)
         operators_body = _frame_table(operator_statistics(store, campaign_id, steps=steps)) + _image(
             operator_figure(store, campaign_id, steps=steps), "operator outcomes and applications per generation")
+        probabilities = operator_probabilities(store, campaign_id)
         mined = load_campaign_genomes(store, campaign_id)
         motifs = campaign_motifs(store, campaign_id, mined=mined)
         rules = campaign_design_rules(store, campaign_id, mined=mined)
@@ -268,6 +280,7 @@ def _html_document(store: Store, campaign: dict, x: str, y: str,
         "best": best,
         "lineage": lineage_body,
         "operators": operators_body,
+        "probabilities": _probabilities_body(probabilities),
         "motifs": motifs_body,
         "rules": rules_body,
     }
