@@ -441,7 +441,7 @@ class Campaign:
         positions = [i for i, op in enumerate(self.mutations) if op.name == "insert_motif"]
         if not positions:
             return
-        from reports.motifs import mine_motifs
+        from reports.motifs import mine_motifs, node_label
 
         scored = [ind for ind in self.population if ind.objectives]
         members = [Member(ind.id, ind.objectives, self.objective_names) for ind in scored]
@@ -449,6 +449,12 @@ class Campaign:
         table = mine_motifs([ind.genome for ind in scored], [ind.id in front_ids for ind in scored], min_count=1)
         table = table[table["front_count"] > 0].head(self.config.search.motif_count)
         motifs = list(table["motif"])
+        if not motifs:
+            # Front members of one live node have no motif of two or more nodes, so their
+            # single nodes serve as one-node motifs.
+            labels = {node_label(ind.genome, node_id) for ind in scored if ind.id in front_ids
+                      for node_id in ind.genome.live_ids()}
+            motifs = [f"A={label}" for label in sorted(labels)][: self.config.search.motif_count]
         log.debug("motifs handed to insert_motif: %s", motifs)
         for position in positions:
             self.mutations[position] = self.mutations[position].with_motifs(motifs)
@@ -528,7 +534,7 @@ class Campaign:
                 continue
             staged = self.staged.get((child.id, child.genome_hash))
             # Staged records carry no weights, so an inheriting campaign trains such a child
-            # again; its seed and parent are the same, so the result is too.
+            # again. Its seed and parent are the same, so the result is the same too.
             if staged is not None and not (inherit and staged.get("status") == "ok"):
                 child.record = staged
                 continue
