@@ -45,7 +45,7 @@ def base_config(db: Path, name: str, seed: int, args: argparse.Namespace) -> Cam
 
 
 def run(config: CampaignConfig) -> tuple[float, float]:
-    """Run a campaign; return the hypervolume of its last generation and the wall time in seconds."""
+    """Run a campaign and return the hypervolume of its last generation and its wall time in seconds."""
     started = time.perf_counter()
     with Store(config.db_path) as store:
         summary = Campaign(config, store, progress=False).run()

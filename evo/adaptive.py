@@ -49,7 +49,7 @@ class AdaptivePursuit:
         given = {name: float(value) for name, value in self.probabilities.items() if name in self.names}
         self.quality = {name: float(self.quality.get(name, 0.0)) for name in self.names}
         # Stored probabilities of the same operators are kept bit for bit, so a resume continues
-        # exactly; priors from another campaign (other operators, other floor) are rescaled.
+        # exactly. Priors from another campaign (other operators, other floor) are rescaled.
         valid = (len(given) == len(self.names) and abs(sum(given.values()) - 1.0) < 1e-9
                  and min(given.values()) >= self.floor - 1e-12)
         self.probabilities = given if valid else {name: given.get(name, 1.0 / len(self.names)) for name in self.names}
@@ -123,7 +123,7 @@ class OperatorSelection:
 
 
 def dominates(better: Mapping[str, float], worse: Mapping[str, float], names: Sequence[str]) -> bool:
-    """Whether ``better`` Pareto-dominates ``worse`` on the objectives ``names``; a missing value never does."""
+    """Return whether ``better`` Pareto-dominates ``worse`` on ``names``. A missing value never dominates."""
     strictly = False
     for name in names:
         if name not in better or name not in worse:

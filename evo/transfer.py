@@ -43,7 +43,7 @@ class TransferSource:
 
 
 def parse_transfer_spec(spec: str) -> TransferSource:
-    """Parse ``db:PATH#front`` or ``db:PATH#CAMPAIGN#front``; TransferError shows both forms."""
+    """Parse ``db:PATH#front`` or ``db:PATH#CAMPAIGN#front``. TransferError names both valid forms."""
     usage = "use db:PATH#front or db:PATH#CAMPAIGN#front"
     if not spec.startswith(TRANSFER_PREFIX):
         raise TransferError(f"seed {spec!r} is not a transfer seed; {usage}")

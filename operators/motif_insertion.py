@@ -66,7 +66,7 @@ class MotifSpec:
         return len(reached) == len(self.labels)
 
     def topological_order(self) -> list[int]:
-        """Positions with each node after its inputs; ties go to the smaller position. Raises MotifError on a cycle."""
+        """Return positions with each node after its inputs, ties to the smaller position. Raises MotifError on a cycle."""
         remaining = {i: {s for s, t in self.edges if t == i} for i in range(len(self.labels))}
         order: list[int] = []
         while remaining:

@@ -1,9 +1,10 @@
 """Operator probabilities of adaptive operator selection, as stored with each generation.
 
-A campaign run with ``[search] adaptive_operators = true`` stores in each generation's
-``state`` JSON, under ``adaptive_operators``, the probabilities that generation drew its
-operators from (``used``, per group ``mutation`` and ``crossover``), the children and credited
-children of each operator (``rewards``), and the state the next generation starts from.
+A campaign run with ``[search] adaptive_operators = true`` stores three entries under
+``adaptive_operators`` in each generation's ``state`` JSON. ``used`` contains the probabilities
+that generation drew its operators from, per group ``mutation`` and ``crossover``. ``rewards``
+counts the children and credited children of each operator, and ``next`` is the state the next
+generation starts from.
 """
 
 from __future__ import annotations
