@@ -193,6 +193,11 @@ class SearchConfig:
                 f"[search] adaptive_operators = true needs algorithm = \"generational\", not {self.algorithm!r}; "
                 f"the asynchronous loops have no generation boundary to update the probabilities at"
             )
+        if "insert_motif" in self.operators and self.algorithm != "generational":
+            raise ConfigError(
+                f"[search] operators: insert_motif needs algorithm = \"generational\", not {self.algorithm!r}; "
+                f"the asynchronous loops do not mine motifs for it"
+            )
 
     @property
     def offspring_count(self) -> int:

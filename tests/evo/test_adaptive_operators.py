@@ -89,6 +89,8 @@ def test_pick_draws_with_probabilities():
     ({"adaptive_operators": "yes"}, "adaptive_operators"),
     ({"adaptive_operators": True, "algorithm": "aging"}, "generational"),
     ({"motif_count": 0}, "motif_count"),
+    ({"operators": ["insert_motif", "insert_node"], "algorithm": "steady_state"}, "insert_motif"),
+    ({"operators": ["no_such_operator"]}, "insert_motif"),
 ])
 def test_config_rejects_invalid_feedback_settings(settings, message):
     with pytest.raises(ConfigError, match=message):
