@@ -19,6 +19,7 @@ import multiprocessing.connection
 import os
 import re
 import sys
+import threading
 import time
 import uuid
 from collections import Counter, deque
@@ -126,8 +127,20 @@ class SerialExecutor:
         pass
 
 
-def _worker_main(connection: multiprocessing.connection.Connection) -> None:
+def _exit_when_orphaned(parent_pid: int) -> None:
+    # A SIGKILLed engine cannot stop its workers, and a worker in the middle of a long
+    # evaluation would not notice the closed pipe until it tries to send the result.
+    while True:
+        time.sleep(1.0)
+        if os.getppid() != parent_pid:
+            os._exit(1)
+
+
+def _worker_main(connection: multiprocessing.connection.Connection, parent_pid: int | None = None) -> None:
     # Runs in a spawned worker: receive a Job, send back its record, until None or EOF.
+    if parent_pid is not None:
+        threading.Thread(target=_exit_when_orphaned, args=(parent_pid,), daemon=True,
+                         name="evonas-orphan-watch").start()
     while True:
         try:
             job = connection.recv()
@@ -169,7 +182,7 @@ class ProcessExecutor:
 
     def _start_worker(self) -> _Worker:
         parent_end, child_end = self._context.Pipe()
-        process = self._context.Process(target=_worker_main, args=(child_end,), daemon=True,
+        process = self._context.Process(target=_worker_main, args=(child_end, os.getpid()), daemon=True,
                                         name="evonas-worker")
         process.start()
         child_end.close()
