@@ -38,6 +38,12 @@ TRANSFER_PREFIX = "db:"
 DEFAULT_HYPERVOLUME_REFERENCE = {"params": 1e6, "flops": 1e8, "latency": 100.0}
 
 
+# Sanity limits: a population or generation count beyond these is a typo, not a campaign
+# (every member is a trained network, kept in memory and in each generation's row).
+MAX_POPULATION = 100_000
+MAX_GENERATIONS = 10_000_000
+
+
 class ConfigError(ValueError):
     """The campaign configuration is invalid; the message names the key and the fix."""
 
@@ -103,12 +109,13 @@ class SearchConfig:
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ConfigError(f"[search] {name} = {value!r} is invalid; use a positive integer")
 
-        for name in ("population", "generations"):
+        for name, low, high in (("population", 2, MAX_POPULATION), ("generations", 0, MAX_GENERATIONS),
+                                ("offspring", 1, MAX_POPULATION)):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < (2 if name == "population" else 0):
-                raise ConfigError(f"[search] {name} = {value!r} is invalid; use an integer >= {2 if name == 'population' else 0}")
-        if self.offspring is not None and (not isinstance(self.offspring, int) or self.offspring < 1):
-            raise ConfigError(f"[search] offspring = {self.offspring!r} is invalid; use a positive integer")
+            if name == "offspring" and value is None:
+                continue
+            if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+                raise ConfigError(f"[search] {name} = {value!r} is invalid; use an integer from {low} to {high:,}")
         if not 0.0 <= float(self.crossover_rate) <= 1.0:
             raise ConfigError(f"[search] crossover_rate = {self.crossover_rate!r} is invalid; use a value in [0, 1]")
         unknown = [name for name in self.operators if name not in OPERATORS and name not in GUIDED_OPERATORS]

@@ -81,3 +81,13 @@ def test_overrides():
 def test_default_db_is_outside_packages():
     config = load_preset("smoke")
     assert str(config.db_path) == "runs/smoke.sqlite"
+
+
+@pytest.mark.parametrize("text, message", [
+    ("population = 100000000000", "population = 100000000000 is invalid; use an integer from 2 to 100,000"),
+    ("generations = 10000000000000000000", "generations"),
+    ("offspring = 0", "offspring = 0 is invalid"),
+])
+def test_absurd_sizes_rejected(tmp_path, text, message):
+    with pytest.raises(ConfigError, match=message):
+        load_config(write(tmp_path, f'name = "x"\n[search]\n{text}\n'))
