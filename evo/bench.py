@@ -1,8 +1,8 @@
 """Search strategies compared side by side on tabular benchmarks (fitness is a table lookup).
 
 Each strategy gets the same number of fitness queries (``evaluations``) and returns the
-architecture with the best search fitness it has seen; the table's ``report`` value of that
-architecture is what is compared, following the NAS-Bench-201 protocol. Every query counts,
+architecture with the best search fitness it has seen. Following the NAS-Bench-201 protocol, the
+table's ``report`` value of that architecture is what is compared. Every query counts,
 repeats included, except where a strategy itself refuses to query an architecture twice.
 """
 
@@ -105,7 +105,7 @@ def nsga2(space: TabularSpace, budget: Budget, rng: np.random.Generator, populat
 
 
 def canonical_key(space: TabularSpace, arch: tuple[int, ...]) -> object:
-    """The identity the engine deduplicates on: the canonical genome hash for NAS-Bench-201
+    """Return the identity the engine deduplicates on: the canonical genome hash for NAS-Bench-201
     cells (isomorphic cells and dead edges collapse), the architecture itself elsewhere."""
     if space.name.startswith("nb201"):
         return _nb201_key(arch)
@@ -120,7 +120,7 @@ def _nb201_key(arch: tuple[int, ...]) -> str:
 
 def engine_search(space: TabularSpace, budget: Budget, rng: np.random.Generator,
                   population_size: int = 15, sample_size: int = 10) -> None:
-    """The engine's configuration: aging evolution that never evaluates one network twice.
+    """Run the engine's configuration: aging evolution that never evaluates one network twice.
 
     As in the engine's campaigns, a child whose canonical hash was already evaluated is redrawn
     instead of spending an evaluation on it. Population 15 and sample 10 were chosen on seeds
@@ -162,7 +162,7 @@ STRATEGIES: dict[str, Callable[[TabularSpace, Budget, np.random.Generator], None
 
 
 def run_strategy(name: str, space: TabularSpace, evaluations: int, seed: int) -> float:
-    """The report value (e.g. 200-epoch test accuracy) of the architecture the strategy returns."""
+    """Run one strategy; return the report value (e.g. 200-epoch test accuracy) of its result."""
     if name not in STRATEGIES:
         raise LookupError(f"unknown strategy {name!r}; known: {', '.join(STRATEGIES)}")
     if evaluations < 1:
