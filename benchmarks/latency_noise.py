@@ -1,7 +1,7 @@
 """Measure how repeatable the latency objective is: coefficient of variation over repeats.
 
-Decodes one network and runs fitness.measure_latency on it 10 times with a fixed thread
-count, as evaluate does. Prints the range of the 10 medians, their coefficient of variation
+Decodes one network and runs fitness.evaluate.measure_budget_latency on it 10 times with a
+fixed thread count, as evaluate does. Prints the range of the 10 medians, their coefficient of variation
 (standard deviation / mean) and the median inter-quartile range. The target is a coefficient of variation below 5%.
 
     python benchmarks/latency_noise.py [--genome mnist1d_cnn] [--task mnist1d]
@@ -17,7 +17,8 @@ import statistics
 
 import torch
 
-from fitness import Budget, measure_latency, resolve_device, task_shapes
+from fitness import Budget, resolve_device, task_shapes
+from fitness.evaluate import measure_budget_latency
 from fitness.training import seeded_torch, torch_threads
 from genomes import decode
 from genomes.zoo import build_seed
@@ -55,17 +56,7 @@ def main() -> None:
         iqrs = []
         with torch_threads(budget.threads):
             for repeat in range(args.measurements):
-                latency = measure_latency(
-                    model,
-                    input_shape,
-                    batch_size=batch_size,
-                    warmup=budget.latency_warmup,
-                    repeats=budget.latency_repeats,
-                    device=device,
-                    seed=repeat,
-                    min_warmup_ms=budget.latency_min_warmup_ms,
-                    min_sample_ms=budget.latency_min_sample_ms,
-                )
+                latency = measure_budget_latency(model, input_shape, budget, batch_size, device, repeat)
                 medians.append(latency.median_ms)
                 iqrs.append(latency.iqr_ms)
         mean = statistics.fmean(medians)

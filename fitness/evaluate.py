@@ -24,6 +24,7 @@ from fitness.inheritance import WeightsFormatError, bytes_to_state, inherit_weig
 from fitness.objectives import (
     ROBUSTNESS_OBJECTIVES,
     TRAINED_OBJECTIVES,
+    LatencyMeasurement,
     ObjectiveError,
     measure_latency,
     validate_objective_names,
@@ -402,17 +403,7 @@ def _measure_latencies(
 ) -> None:
     by_batch = {}
     for batch_size in dict.fromkeys((budget.latency_batch_size, *budget.latency_extra_batch_sizes)):
-        latency = measure_latency(
-            model,
-            input_shape,
-            batch_size=batch_size,
-            warmup=budget.latency_warmup,
-            repeats=budget.latency_repeats,
-            device=device,
-            seed=seed,
-            min_warmup_ms=budget.latency_min_warmup_ms,
-            min_sample_ms=budget.latency_min_sample_ms,
-        )
+        latency = measure_budget_latency(model, input_shape, budget, batch_size, device, seed)
         by_batch[str(batch_size)] = {"median_ms": latency.median_ms, "iqr_ms": latency.iqr_ms}
         if batch_size == budget.latency_batch_size:
             measured["latency"] = float(latency.median_ms)
@@ -472,3 +463,25 @@ def _release_memory(status: str) -> None:
         gc.collect()
     if torch.cuda.is_available():
         torch.cuda.empty_cache()
+
+
+def measure_budget_latency(
+    model: torch.nn.Module,
+    input_shape: tuple[int, ...],
+    budget: Budget,
+    batch_size: int,
+    device: torch.device,
+    seed: int,
+) -> LatencyMeasurement:
+    """Measure latency at one batch size with the warm-up and sampling settings of a budget."""
+    return measure_latency(
+        model,
+        input_shape,
+        batch_size=batch_size,
+        warmup=budget.latency_warmup,
+        repeats=budget.latency_repeats,
+        device=device,
+        seed=seed,
+        min_warmup_ms=budget.latency_min_warmup_ms,
+        min_sample_ms=budget.latency_min_sample_ms,
+    )
