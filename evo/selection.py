@@ -248,5 +248,5 @@ def hypervolume(members: Sequence[Member], reference: Mapping[str, float]) -> fl
 
 
 def reference_values(names: Sequence[str], configured: Mapping[str, float]) -> dict[str, Any]:
-    """The reference value of each cost objective among ``names`` (stored with each generation)."""
+    """Return the reference value of each cost objective among ``names`` (stored with each generation)."""
     return {n: float(configured[n]) for n in names if not OBJECTIVES[n].maximize}

@@ -34,7 +34,7 @@ class TabularError(ValueError):
 
 
 def nb201_string(cell: tuple[int, ...]) -> str:
-    """The benchmark's own cell string for a tuple of 6 operation indices, in NB201_EDGES order."""
+    """Format 6 operation indices (in NB201_EDGES order) as the benchmark's own cell string."""
     names = [f"{NB201_OPERATIONS[op]}~{source}" for op, (_, source) in zip(cell, NB201_EDGES)]
     return f"|{names[0]}|+|{names[1]}|{names[2]}|+|{names[3]}|{names[4]}|{names[5]}|"
 
@@ -135,7 +135,7 @@ def load_macro(path: str | Path, search_seed: int = 0) -> TabularSpace:
     return space
 
 
-# How each NAS-Bench-201 edge operation appears in a genome; "none" edges are left out.
+# Genome operation of each NAS-Bench-201 edge operation. "none" edges are left out.
 _NB201_NODE_OPS = {
     "skip_connect": ("identity", {}),
     "nor_conv_1x1": ("conv", {"width": 16, "kernel": 1}),
@@ -145,7 +145,7 @@ _NB201_NODE_OPS = {
 
 
 def nb201_genome(cell: tuple[int, ...]) -> Genome | None:
-    """The cell as a genome: one node per edge that is not ``none`` and one ``add`` node per cell
+    """Build the cell as a genome: one node per edge that is not ``none`` and one ``add`` node per cell
     node. Returns None when no path of live edges joins the input to the output (the cell
     outputs zeros). Isomorphic cells, and cells that differ only in dead edges, get the same
     canonical hash."""

@@ -88,7 +88,7 @@ class Head(nn.Module):
 
 
 class GenomeNetwork(nn.Module):
-    """The decoded network; ``plan`` holds the shapes and costs it was built from."""
+    """The decoded network; ``plan`` contains the shapes and costs it was built from."""
 
     def __init__(self, genome: Genome, plan: NetworkPlan):
         super().__init__()

@@ -1,7 +1,7 @@
 """Operations and activations a node can carry.
 
 Shapes exclude the batch dimension: ``(F,)`` is a flat feature vector, ``(C, L)`` a sequence and
-``(C, H, W)`` an image. Every operation knows, from shapes alone, its output shape, its parameter
+``(C, H, W)`` an image. Every operation computes, from shapes alone, its output shape, its parameter
 count and its FLOPs, so a genome can be costed before any module is allocated.
 
 FLOP convention, for one forward pass of one sample:

@@ -29,7 +29,7 @@ from genomes.ops import FLAT, IMAGE, OPERATIONS, SEQUENCE, FlopCount, Shape, act
 
 @dataclass(frozen=True)
 class InputPlan:
-    """How one input of a node is adapted before the merge."""
+    """Adaptation of one node input before the merge: flatten, resample, project."""
 
     source: int
     shape: Shape

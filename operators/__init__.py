@@ -20,7 +20,7 @@ GUIDED_OPERATORS = {"insert_motif": MotifInsertion()}
 
 
 def get_operator(name: str) -> Operator:
-    """The operator registered under ``name``; LookupError lists the known names."""
+    """Return the operator registered under ``name``; LookupError lists the known names."""
     try:
         return {**OPERATORS, **GUIDED_OPERATORS}[name]
     except KeyError:

@@ -82,5 +82,5 @@ class Operator:
 
 
 def pick(rng: np.random.Generator, items: Sequence):
-    """One element of a non-empty sequence, drawn uniformly (works for tuples, unlike rng.choice)."""
+    """Draw one element of a non-empty sequence uniformly (works for tuples, unlike rng.choice)."""
     return items[int(rng.integers(len(items)))]
