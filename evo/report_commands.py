@@ -1,4 +1,4 @@
-"""Analysis commands of the ``evo`` CLI: front, report, lineage, motifs, export and genome draw.
+"""Analysis commands of the ``evo`` CLI: front, report, lineage, motifs, operators, export and genome draw.
 
 Every command opens the database read-only, so it works while a campaign writes to it.
 Errors from the library (ReportError, StoreError, GenomeError: all ValueErrors) become
@@ -179,6 +179,39 @@ def _stored_weights(store, individual_id: int):
 
 @click.command()
 @click.argument("db", type=click.Path(dir_okay=False))
+@CAMPAIGN_OPTION
+@click.option("--by-generation", is_flag=True, help="One row per generation and operator instead of per operator.")
+@click.option("--probabilities", is_flag=True,
+              help="Print the stored operator probabilities per generation (adaptive selection).")
+@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table")
+def operators(db, campaign_name, by_generation, probabilities, fmt) -> None:
+    """Print how each mutation and crossover paid off over the campaign.
+
+    applications: children made; links: parent-child links (two per crossover child);
+    dominated_parent: share of links whose child dominates that parent on the campaign's
+    objectives; entered_front: share of children in any stored front; mean_change_<objective>:
+    mean of child minus parent. --by-generation splits applications and dominance by
+    generation; --probabilities prints what adaptive selection stored.
+    """
+    from reports.adaptive import operator_probabilities
+    from reports.operators import operator_generations, operator_statistics
+
+    with _open_store(db) as store:
+        campaign = _pick_campaign(store, campaign_name)
+        if probabilities:
+            table = operator_probabilities(store, campaign["id"])
+            if table.empty:
+                raise UserError(f"campaign {campaign['name']!r} stored no operator probabilities: "
+                                "they are kept only when adaptive operator selection is on")
+        elif by_generation:
+            table = operator_generations(store, campaign["id"])
+        else:
+            table = operator_statistics(store, campaign["id"])
+    _echo_table(table, fmt)
+
+
+@click.command()
+@click.argument("db", type=click.Path(dir_okay=False))
 @click.argument("individual_id", type=int)
 @click.option("--format", "fmt", type=click.Choice(["py", "torchscript", "onnx"]), default="py", show_default=True)
 @click.option("--out", required=True, type=click.Path(dir_okay=False), help="File to write.")
@@ -288,6 +321,6 @@ def _genome_group(main: click.Group) -> click.Group:
 
 def register_report_commands(main: click.Group) -> None:
     """Add this module's commands to the `evo` group, and `draw` to its `genome` group."""
-    for command in (front, report, lineage, motifs, export):
+    for command in (front, report, lineage, motifs, operators, export):
         main.add_command(command)
     _genome_group(main).add_command(genome_draw)

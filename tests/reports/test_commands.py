@@ -200,3 +200,38 @@ def test_export_uses_stored_weights(smoke_db, tmp_path):
     batch = torch.randn(3, *shape)
     with torch.no_grad():
         assert torch.allclose(module.load_network()(batch), trained(batch), atol=1e-6, rtol=0)
+
+
+def test_operators_statistics_of_family(family_db):
+    result = invoke("operators", family_db, "--format", "json")
+
+    assert result.exit_code == 0, result.output
+    rows = {row["operator"]: row for row in json.loads(result.output)}
+    assert set(rows) == {"change_width", "one_point_crossover", "add_skip"}
+    crossover = rows["one_point_crossover"]
+    assert (crossover["applications"], crossover["links"]) == (1, 2)
+    assert crossover["dominated_parent"] == 0.5, "child 4 dominates parent 2 but not parent 3"
+    assert crossover["entered_front"] == 0.0
+    assert rows["change_width"]["dominated_parent"] == 1.0
+    assert rows["add_skip"]["entered_front"] == 1.0
+    assert rows["add_skip"]["mean_change_accuracy"] == pytest.approx(0.15)
+
+
+def test_operators_by_generation(smoke_db):
+    result = invoke("operators", smoke_db, "--by-generation", "--format", "csv")
+
+    assert result.exit_code == 0, result.output
+    lines = result.output.strip().splitlines()
+    assert lines[0] == "generation,operator,applications,dominated_parent"
+    applications = sum(int(line.split(",")[2]) for line in lines[1:])
+    with Store(smoke_db, readonly=True) as store:
+        individuals = store.individuals()
+    assert applications == int((individuals["origin"] != "seed").sum()), "every child made by one operator"
+    assert {int(line.split(",")[0]) for line in lines[1:]} <= set(individuals["generation"])
+
+
+def test_operators_probabilities_need_adaptive_selection(family_db):
+    result = CliRunner().invoke(main, ["operators", str(family_db), "--probabilities"])
+
+    assert result.exit_code == 1
+    assert "adaptive operator selection" in result.output
