@@ -163,6 +163,8 @@ class Campaign:
         # in _open; None when [search] adaptive_operators is off.
         self.selection: adaptive.OperatorSelection | None = None
         self.parent_objectives: dict[int, dict[str, float]] = {}
+        # Motifs mined from a transfer source ([search] transfer_motifs), stored with every generation.
+        self.motif_priors: list[str] = []
         if not self.mutations:
             raise ConfigError("[search] operators must include at least one mutation")
         self.task_key = self._task_key()
@@ -245,6 +247,7 @@ class Campaign:
         # Innovation ids: continue the stored counter (databases written before it: skip past every genome).
         self.innovations = InnovationCounter(int(last["state"].get("next_node_id", 1)))
         self.selection = self._restored_selection(last["state"])
+        self.motif_priors = list(last["state"].get("transferred_motifs", []))
         self._skip_past_stored_node_ids()
         log.info("resuming campaign %r after generation %d", self.config.name, last["number"])
         return last["number"] + 1
@@ -350,6 +353,9 @@ class Campaign:
 
     def _initial_population(self, rng: np.random.Generator, next_id: int) -> list[Individual]:
         self.selection = self._initial_selection()
+        if self.config.search.transfer_motifs:
+            self.motif_priors = transfer.motif_priors(self.config.search.seeds, self.config.search.motif_count)
+            self._hand_motifs(self.motif_priors)
         seeds: list[Individual] = []
         seen: set[str] = set()
         for name, stored in transfer.expand_seeds(self.config.search.seeds):
@@ -441,23 +447,18 @@ class Campaign:
         positions = [i for i, op in enumerate(self.mutations) if op.name == "insert_motif"]
         if not positions:
             return
-        from reports.motifs import mine_motifs, node_label
-
         scored = [ind for ind in self.population if ind.objectives]
         members = [Member(ind.id, ind.objectives, self.objective_names) for ind in scored]
         front_ids = {m.id for m in first_front(members)} if members else set()
-        table = mine_motifs([ind.genome for ind in scored], [ind.id in front_ids for ind in scored], min_count=1)
-        table = table[table["front_count"] > 0].head(self.config.search.motif_count)
-        motifs = list(table["motif"])
-        if not motifs:
-            # Front members of one live node have no motif of two or more nodes, so their
-            # single nodes serve as one-node motifs.
-            labels = {node_label(ind.genome, node_id) for ind in scored if ind.id in front_ids
-                      for node_id in ind.genome.live_ids()}
-            motifs = [f"A={label}" for label in sorted(labels)][: self.config.search.motif_count]
+        motifs = transfer.front_motifs([ind.genome for ind in scored], [ind.id in front_ids for ind in scored],
+                                       self.config.search.motif_count)
+        self._hand_motifs(transfer.merge_motifs(motifs, self.motif_priors))
+
+    def _hand_motifs(self, motifs: list[str]) -> None:
         log.debug("motifs handed to insert_motif: %s", motifs)
-        for position in positions:
-            self.mutations[position] = self.mutations[position].with_motifs(motifs)
+        for position, operator in enumerate(self.mutations):
+            if operator.name == "insert_motif":
+                self.mutations[position] = operator.with_motifs(motifs)
 
     def _members(self, individuals: Sequence[Individual]) -> list[Member]:
         """Wrap individuals for selection, with their constraint violations when limits are set."""
@@ -618,6 +619,7 @@ class Campaign:
                  "global_rng": global_rng_states(), "next_node_id": self.innovations.next_id,
                  "target_generations": self.config.search.generations,
                  **self._selection_state(children, front),
+                 **({"transferred_motifs": self.motif_priors} if self.config.search.transfer_motifs else {}),
                  **(extra_state or {})}
         self.store.commit_generation(
             self.campaign_id, number, individuals=individuals, lineage=lineage, evaluations=evaluations,

@@ -94,6 +94,7 @@ class SearchConfig:
     adaptive_operators: bool = False
     operator_floor: float = 0.02
     transfer_operators: bool = False
+    transfer_motifs: bool = False
     motif_count: int = 5
     constraints: Mapping[str, float] = field(default_factory=dict)
     inherit_weights: bool = False
@@ -179,8 +180,8 @@ class SearchConfig:
             )
 
     def _check_feedback_settings(self) -> None:
-        """Validate adaptive_operators, operator_floor, transfer_operators and motif_count."""
-        for name in ("adaptive_operators", "transfer_operators"):
+        """Validate adaptive_operators, operator_floor, transfer_operators, transfer_motifs and motif_count."""
+        for name in ("adaptive_operators", "transfer_operators", "transfer_motifs"):
             if not isinstance(getattr(self, name), bool):
                 raise ConfigError(f"[search] {name} = {getattr(self, name)!r} is invalid; use true or false")
         if isinstance(self.motif_count, bool) or not isinstance(self.motif_count, int) or self.motif_count < 1:
@@ -205,6 +206,12 @@ class SearchConfig:
                 f"[search] operators: insert_motif needs algorithm = \"generational\", not {self.algorithm!r}; "
                 f"the asynchronous loops do not mine motifs for it"
             )
+        if self.transfer_motifs and "insert_motif" not in self.operators:
+            raise ConfigError("[search] transfer_motifs = true needs insert_motif in [search] operators; "
+                              "add it, or set transfer_motifs = false")
+        if self.transfer_motifs and not any(name.startswith(TRANSFER_PREFIX) for name in self.seeds):
+            raise ConfigError("[search] transfer_motifs = true needs a db:PATH#front seed to take the motifs "
+                              "from; add one to [search] seeds, or set transfer_motifs = false")
 
     @property
     def offspring_count(self) -> int:

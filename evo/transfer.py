@@ -10,6 +10,12 @@ any other seed.
 With ``[search] transfer_operators = true`` the operator probabilities and quality estimates
 stored with that last generation (by a campaign that ran with ``adaptive_operators``) are the
 starting point of the new campaign's adaptive operator selection.
+
+With ``[search] transfer_motifs = true`` the motifs mined from the source campaign (its last
+front against all its scored individuals, as ``evo motifs`` ranks them) are handed to the
+``insert_motif`` operator from generation 0 on, before the new campaign has a front of its own.
+They are stored with every generation of the new campaign, so a resume uses the same motifs
+even if the source file has changed since.
 """
 
 from __future__ import annotations
@@ -142,3 +148,50 @@ def operator_priors(names: Sequence[str]) -> dict[str, Any] | None:
                     "operator probabilities start uniform", campaign["name"], source.path)
         return None
     return state.get("next")
+
+
+def front_motifs(genomes: Sequence[Genome], in_front: Sequence[bool], count: int) -> list[str]:
+    """Return up to ``count`` motifs that front members contain, best ranked first, in text form.
+
+    The ranking is that of ``reports.motifs.mine_motifs``. When no motif of two or more nodes
+    occurs in the front (for example, every front member has one live node), the front
+    members' single node labels serve as one-node motifs.
+    """
+    from reports.motifs import mine_motifs, node_label
+
+    table = mine_motifs(list(genomes), list(in_front), min_count=1)
+    motifs = list(table[table["front_count"] > 0].head(count)["motif"])
+    if motifs:
+        return motifs
+    labels = {node_label(genome, node_id) for genome, member in zip(genomes, in_front) if member
+              for node_id in genome.live_ids()}
+    return [f"A={label}" for label in sorted(labels)][:count]
+
+
+def motif_priors(names: Sequence[str], count: int) -> list[str]:
+    """Return up to ``count`` motifs mined from the campaign of the first ``db:`` seed.
+
+    Raises TransferError when no seed is a ``db:`` seed or the source has no scored front member.
+    """
+    from reports.motifs import load_campaign_genomes
+
+    specs = [name for name in names if name.startswith(TRANSFER_PREFIX)]
+    if not specs:
+        raise TransferError("[search] transfer_motifs = true needs a db:PATH#front seed; add one to [search] seeds")
+    source = parse_transfer_spec(specs[0])
+    with _open_source(source) as store:
+        campaign = _source_campaign(store, source)
+        _last_generation(store, source, campaign)
+        mined = load_campaign_genomes(store, campaign["id"])
+    if not mined.in_front.any():
+        raise TransferError(f"seed {source.spec!r}: campaign {campaign['name']!r} in {source.path} has no scored "
+                            f"front member to mine motifs from; set transfer_motifs = false")
+    motifs = front_motifs(mined.genomes, mined.in_front, count)
+    log.info("transfer_motifs: %d motifs from campaign %r in %s: %s", len(motifs), campaign["name"],
+             source.path, motifs)
+    return motifs
+
+
+def merge_motifs(own: Sequence[str], priors: Sequence[str]) -> list[str]:
+    """Return the campaign's own motifs followed by the transferred ones it has not mined itself."""
+    return [*own, *(motif for motif in priors if motif not in own)]
