@@ -9,6 +9,10 @@ result dict cross a process boundary, never a class made at run time.
 
 A worker that dies in the middle of an evaluation costs a retry: the job runs again on
 another worker, up to ``retries`` times, and only then becomes a ``failed`` record.
+
+On Dask, each worker thread hands its jobs to a persistent spawned child process (see
+``run_job_in_child``). The child can be killed when an evaluation exceeds the time limit,
+and its training does not compete for the GIL with the Dask worker's event loop.
 """
 
 from __future__ import annotations
@@ -25,8 +29,6 @@ import uuid
 from collections import Counter, deque
 from dataclasses import dataclass
 from typing import Any, Iterator, Sequence
-
-import fitness
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +80,10 @@ class Job:
 
 def run_job(job: Job) -> dict[str, Any]:
     """Evaluate one job and return the record as a plain dict."""
+    # Imported here so that a Dask worker process, which only forwards jobs to its child,
+    # does not import torch.
+    import fitness
+
     pause_point("evaluation")
     record = fitness.evaluate(job.genome, job.task, job.budget, job.seed, job.objectives,
                               inherit=job.inherit, keep_weights=job.keep_weights)
@@ -289,22 +295,64 @@ class ProcessExecutor:
         self._idle = []
 
 
+# Per Dask worker thread: the child process that runs its evaluations (see run_job_in_child).
+_dask_thread_state = threading.local()
+_daemon_warning_logged = False
+
+
+def run_job_in_child(job: Job, timeout: float | None, retries: int) -> dict[str, Any]:
+    """Evaluate one job in this Dask worker thread's persistent child process (a Dask task).
+
+    The child is a one-worker ProcessExecutor, started on the thread's first job and kept
+    for the next ones, so torch and the task data are loaded once per worker. A job that
+    runs longer than ``timeout`` seconds gets a ``timeout`` record, and its child is
+    killed and replaced on the next job. A child that dies costs the job a retry.
+
+    A daemonic process cannot start children, and ``dask worker`` with its nanny runs the
+    worker daemonic unless ``distributed.worker.daemon`` is False. In such a worker the job
+    runs in the worker thread, without the time limit, and a warning is logged once.
+    """
+    global _daemon_warning_logged
+    if multiprocessing.current_process().daemon:
+        if timeout is not None and not _daemon_warning_logged:
+            _daemon_warning_logged = True
+            log.warning("this Dask worker is a daemonic process, so it cannot start the child that enforces "
+                        "run.evaluation_timeout; start `dask worker` with --no-nanny or with "
+                        "DASK_DISTRIBUTED__WORKER__DAEMON=False")
+        return run_job(job)
+
+    child = getattr(_dask_thread_state, "child", None)
+    if child is None or child.timeout != timeout or child.retries != retries:
+        if child is not None:
+            child.close()
+        child = ProcessExecutor(1, timeout=timeout, retries=retries)
+        _dask_thread_state.child = child
+    child.submit(job)
+    _, record = child.next_result()
+    return record
+
+
 class DaskExecutor:
     """Jobs on a Dask cluster: a LocalCluster on 127.0.0.1, or a running scheduler.
 
+    Each job is a Dask task that runs ``run_job_in_child``, so ``timeout`` (seconds, None
+    for no limit) is enforced by killing the worker's child process, not the Dask worker.
     The scheduler reruns a task whose worker died, up to its ``distributed.scheduler.allowed-failures``
     setting (3 in distributed 2026.8.0), and ``retries`` reruns a task that raised.
-
-    NOTE: run.evaluation_timeout is not enforced here, because Dask cannot stop a running
-    task. Budget.max_seconds still ends training that runs too long.
     """
 
-    def __init__(self, spec: str, *, retries: int = DEFAULT_RETRIES, connect_timeout: float = 30.0):
+    def __init__(self, spec: str, *, timeout: float | None = None, retries: int = DEFAULT_RETRIES,
+                 connect_timeout: float = 30.0):
+        import dask
         from dask.distributed import Client, LocalCluster, as_completed
 
         self.name = spec
+        self.timeout = timeout
         self.retries = retries
         self._cluster = None
+        # Workers of the LocalCluster, including any that its nannies restart, must not be
+        # daemonic, or they cannot start their evaluation child. The setting is restored on close.
+        self._dask_config = dask.config.set({"distributed.worker.daemon": False})
         if spec.startswith("dask-local:"):
             count = int(spec.split(":", 1)[1])
             self._cluster = LocalCluster(n_workers=count, threads_per_worker=1, processes=True,
@@ -316,6 +364,7 @@ class DaskExecutor:
             try:
                 self._client = Client(address, timeout=connect_timeout)
             except OSError as error:
+                self._dask_config.__exit__(None, None, None)
                 raise ExecutorError(
                     f"cannot reach the Dask scheduler at {address} ({error}); start it with "
                     "`dask scheduler` and its workers with `dask worker ADDRESS`, or use another --executor"
@@ -328,8 +377,8 @@ class DaskExecutor:
 
     def submit(self, job: Job) -> None:
         # pure=False and a unique key: a rerun of the same job after a resume is a new task.
-        future = self._client.submit(run_job, job, key=f"evaluate-{job.key}-{self._batch}", pure=False,
-                                     retries=self.retries)
+        future = self._client.submit(run_job_in_child, job, self.timeout, self.retries,
+                                     key=f"evaluate-{job.key}-{self._batch}", pure=False, retries=self.retries)
         self._pending[future] = job
         self._completed.add(future)
 
@@ -362,6 +411,7 @@ class DaskExecutor:
         self._client.close()
         if self._cluster is not None:
             self._cluster.close()
+        self._dask_config.__exit__(None, None, None)
 
 
 def make_executor(spec: str, workers: int = 1, *, timeout: float | None = None,
@@ -376,4 +426,4 @@ def make_executor(spec: str, workers: int = 1, *, timeout: float | None = None,
         return SerialExecutor()
     if spec in ("serial", "process"):
         return ProcessExecutor(workers if spec == "process" else 1, timeout=timeout, retries=retries)
-    return DaskExecutor(spec, retries=retries)
+    return DaskExecutor(spec, timeout=timeout, retries=retries)
