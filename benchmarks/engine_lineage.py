@@ -2,8 +2,12 @@
 
 Builds the file synthetically: generations of --width individuals, each child with one
 parent (mutation) or, with probability --crossover, two parents (crossover), drawn
-uniformly from the previous generation. Then times Store.ancestors() for random
-individuals of the last generations, with and without a depth limit.
+uniformly from the previous generation. Then times, for random individuals of the last
+generations, with and without a depth limit:
+
+- ``Store.ancestors()``: one row per lineage link, from a recursive SQL query;
+- ``lineage_index(store).ancestors()``: each distinct ancestor once with its smallest
+  depth, from CSR arrays in memory. The one-off build of the index is timed separately.
 
     python benchmarks/engine_lineage.py [--individuals 1000000] [--width 1000] [--queries 50]
 """
@@ -19,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from populations import Store
+from populations.queries import lineage_index
 
 
 def build(path: Path, count: int, width: int, crossover: float, rng: np.random.Generator) -> None:
@@ -44,11 +49,11 @@ def build(path: Path, count: int, width: int, crossover: float, rng: np.random.G
             connection.executemany("INSERT INTO lineage (child_id, parent_id, operator) VALUES (?, ?, ?)", links)
 
 
-def time_queries(store: Store, ids: list[int], depth: int | None) -> tuple[list[float], list[int]]:
+def time_queries(query, ids: list[int], depth: int | None) -> tuple[list[float], list[int]]:
     times, sizes = [], []
     for individual_id in ids:
         started = time.perf_counter()
-        frame = store.ancestors(individual_id, depth)
+        frame = query(individual_id, depth)
         times.append((time.perf_counter() - started) * 1000)
         sizes.append(len(frame))
     return times, sizes
@@ -73,11 +78,18 @@ def main() -> None:
         ids = [int(i) for i in rng.integers(last - 10 * arguments.width, last + 1, arguments.queries)]
         with Store(path, readonly=True) as store:
             store.ancestors(ids[0], 1)  # opens the file and warms the page cache
-            for depth in (1, 10, 50, None):
-                times, sizes = time_queries(store, ids, depth)
-                label = "all" if depth is None else str(depth)
-                print(f"depth {label:>4}: median {statistics.median(times):8.2f} ms, max {max(times):8.2f} ms, "
-                      f"median {statistics.median(sizes):>8,.0f} links returned")
+            index = lineage_index(store)
+            print(f"lineage index built in {index.build_seconds:.2f} s (once per open Store)")
+            queries = (("Store.ancestors", store.ancestors, "links"),
+                       ("index.ancestors", index.ancestors, "ancestors"))
+            for name, query, unit in queries:
+                for depth in (1, 10, 50, None):
+                    times, sizes = time_queries(query, ids, depth)
+                    label = "all" if depth is None else str(depth)
+                    within = sum(t < 10 for t in times)
+                    print(f"{name} depth {label:>4}: median {statistics.median(times):8.2f} ms, "
+                          f"max {max(times):8.2f} ms, {within}/{len(times)} under 10 ms, "
+                          f"median {statistics.median(sizes):>8,.0f} {unit} returned")
 
 
 if __name__ == "__main__":

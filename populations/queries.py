@@ -2,18 +2,34 @@
 
 Each function takes an open Store (read-only is enough) and returns a pandas DataFrame.
 The walks over the lineage are recursive SQL run inside SQLite, so a family tree costs
-one query however many individuals the file holds.
+one query however many individuals the file holds. For the whole ancestry of a late
+individual in a large file, ``lineage_index(store)`` keeps the lineage in memory as sparse
+arrays and returns the distinct ancestors (or descendants) with their depth in milliseconds.
 """
 
 from __future__ import annotations
 
 import json
+import logging
+import time
+import weakref
 from collections.abc import Iterable
 
+import numpy as np
 import pandas as pd
+from scipy.sparse import csr_array
+from scipy.sparse.csgraph import breadth_first_order
 from sqlite_utils.db import quote_identifier
 
 from .store import Store
+
+log = logging.getLogger(__name__)
+
+# Depth limits up to this use a level-by-level walk in NumPy, whose cost grows with the
+# depth. Deeper or unlimited walks use SciPy's breadth-first search in C, whose cost grows
+# with the number of individuals in the file. The crossover point is an estimate from
+# benchmarks/engine_lineage.py on 1,000,000 individuals.
+LEVEL_WALK_MAX_DEPTH = 64
 
 
 def _objective_columns(store: Store, alias: str, prefix: str) -> str:
@@ -142,3 +158,160 @@ def scored_genomes(store: Store, campaign_id: int) -> pd.DataFrame:
         [campaign_id],
     )
     return _as_float(store, frame, ("",))
+
+
+class LineageIndex:
+    """The lineage of a Store as two CSR adjacency arrays (child to parents, parent to children).
+
+    Built from the lineage table in one read (``build_seconds`` records how long), then
+    queried in memory. Each query first compares the table's last rowid and the largest
+    individual id with those at build time, and rebuilds when either grew, so an index kept
+    open beside a running campaign also returns its new generations. Not safe to share between
+    threads, because queries reuse one scratch array.
+    """
+
+    def __init__(self, store: Store) -> None:
+        # A weak reference, so that the cache in lineage_index() lets a closed Store go.
+        self._store = weakref.ref(store)
+        self.path = store.path
+        self.build_seconds = 0.0
+        self._version: tuple[int, int] | None = None
+        self._build()
+
+    @property
+    def store(self) -> Store:
+        """The Store this index reads."""
+        store = self._store()
+        if store is None:
+            raise LookupError(f"the Store of {self.path} was garbage-collected; build a new index from an open Store")
+        return store
+
+    def _read_version(self) -> tuple[int, int]:
+        connection = self.store.db.conn
+        last_link = connection.execute("SELECT coalesce(max(rowid), 0) FROM lineage").fetchone()[0]
+        last_id = connection.execute("SELECT coalesce(max(id), 0) FROM individuals").fetchone()[0]
+        return int(last_link), int(last_id)
+
+    def _build(self) -> None:
+        started = time.perf_counter()
+        version = self._read_version()
+        rows = self.store.db.conn.execute("SELECT child_id, parent_id FROM lineage").fetchall()
+        links = np.array(rows, dtype=np.int64).reshape(-1, 2)
+        size = max(version[1], int(links.max(initial=0))) + 1
+        children, parents = links[:, 0], links[:, 1]
+        weights = np.ones(len(links), dtype=np.float64)
+        # Row i of `_up` lists the parents of individual i, and row i of `_down` its children.
+        # The walks only follow the stored column indices, so the summed weights are unused.
+        self._up = csr_array((weights, (children, parents)), shape=(size, size))
+        self._down = csr_array((weights, (parents, children)), shape=(size, size))
+        for graph in (self._up, self._down):
+            graph.sum_duplicates()
+            graph.sort_indices()
+        self._scratch = np.zeros(size, dtype=np.int64)
+        self._version = version
+        self.build_seconds = time.perf_counter() - started
+        log.info("built the lineage index of %s: %d links, %d ids, in %.2f s",
+                 self.path, len(links), size - 1, self.build_seconds)
+
+    @property
+    def size(self) -> int:
+        """Largest individual id covered by the index, plus one."""
+        return self._up.shape[0]
+
+    def refresh(self) -> bool:
+        """Rebuild the index when the lineage or the individuals grew; return True if it did."""
+        if self._read_version() == self._version:
+            return False
+        self._build()
+        return True
+
+    def ancestors(self, individual_id: int, depth: int | None = None) -> pd.DataFrame:
+        """Return the distinct ancestors of an individual, each once, with its smallest depth.
+
+        Columns: individual_id, depth (1 for the individual's own parents). Rows are ordered
+        by depth; within one depth the order is unspecified. `depth` limits the steps (None:
+        no limit). An individual with no lineage, or an unknown id, gives an empty frame.
+        """
+        return self._walk(individual_id, depth, upward=True)
+
+    def descendants(self, individual_id: int, depth: int | None = None) -> pd.DataFrame:
+        """Return the distinct descendants of an individual, each once, with its smallest depth.
+
+        Same columns and order as `ancestors`, with depth 1 for the individual's own children.
+        """
+        return self._walk(individual_id, depth, upward=False)
+
+    def _walk(self, individual_id: int, depth: int | None, *, upward: bool) -> pd.DataFrame:
+        if isinstance(individual_id, bool) or not isinstance(individual_id, (int, np.integer)) or individual_id < 0:
+            raise ValueError(f"individual id {individual_id!r} is invalid; use an integer >= 0")
+        if depth is not None and (isinstance(depth, bool) or not isinstance(depth, (int, np.integer)) or depth < 1):
+            raise ValueError(f"depth {depth!r} is invalid; use an integer >= 1, or None for no limit")
+        self.refresh()
+        graph = self._up if upward else self._down
+        if individual_id >= self.size:
+            ids, depths = np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
+        elif depth is not None and depth <= LEVEL_WALK_MAX_DEPTH:
+            ids, depths = self._level_walk(graph, int(individual_id), int(depth))
+        else:
+            ids, depths = self._search_walk(graph, int(individual_id))
+            if depth is not None:
+                keep = depths <= depth
+                ids, depths = ids[keep], depths[keep]
+        return pd.DataFrame({"individual_id": ids, "depth": depths})
+
+    def _level_walk(self, graph: csr_array, start: int, depth: int) -> tuple[np.ndarray, np.ndarray]:
+        # One step per level: gather the neighbours of the whole frontier, drop those seen.
+        seen = np.zeros(self.size, dtype=bool)
+        seen[start] = True
+        found_ids, found_depths = [], []
+        frontier = np.array([start], dtype=np.int64)
+        for level in range(1, depth + 1):
+            starts, ends = graph.indptr[frontier], graph.indptr[frontier + 1]
+            counts = ends - starts
+            total = int(counts.sum())
+            if total == 0:
+                break
+            offsets = np.repeat(starts - (np.cumsum(counts) - counts), counts) + np.arange(total)
+            neighbours = np.unique(graph.indices[offsets])
+            fresh = neighbours[~seen[neighbours]].astype(np.int64)
+            if fresh.size == 0:
+                break
+            seen[fresh] = True
+            found_ids.append(fresh)
+            found_depths.append(np.full(fresh.size, level, dtype=np.int64))
+            frontier = fresh
+        if not found_ids:
+            return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
+        return np.concatenate(found_ids), np.concatenate(found_depths)
+
+    def _search_walk(self, graph: csr_array, start: int) -> tuple[np.ndarray, np.ndarray]:
+        order, predecessors = breadth_first_order(graph, start, directed=True, return_predecessors=True)
+        if order.size <= 1:
+            return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
+        # Breadth-first search appends a node when its predecessor leaves the queue, so the
+        # predecessors' positions in `order` never decrease. Each level is therefore the run of
+        # nodes whose predecessor lies in the previous level, found by one binary search.
+        positions = self._scratch
+        positions[order] = np.arange(order.size)
+        predecessor_positions = positions[predecessors[order[1:]]]
+        boundaries = [1]
+        while boundaries[-1] < order.size:
+            previous_end = boundaries[-1]
+            boundaries.append(1 + int(np.searchsorted(predecessor_positions, previous_end, side="left")))
+        depths = np.repeat(np.arange(1, len(boundaries), dtype=np.int64), np.diff(boundaries))
+        return order[1:].astype(np.int64), depths
+
+
+_indexes: weakref.WeakKeyDictionary[Store, LineageIndex] = weakref.WeakKeyDictionary()
+
+
+def lineage_index(store: Store) -> LineageIndex:
+    """Return the lineage index of an open Store, building it on the first call.
+
+    Later calls with the same Store object return the same index, so the build is paid once.
+    """
+    index = _indexes.get(store)
+    if index is None:
+        index = LineageIndex(store)
+        _indexes[store] = index
+    return index

@@ -545,6 +545,9 @@ class Store:
 
         One row per link: depth (1 for the individual's own parents), child_id,
         parent_id, operator, and the parent's generation, origin and genome_hash.
+        With crossover a late individual can have hundreds of thousands of links, which
+        takes seconds here. `populations.queries.lineage_index(store).ancestors()` returns
+        each distinct ancestor once, with its smallest depth, from arrays in memory.
         """
         return self._lineage_walk(individual_id, depth, upward=True)
 
