@@ -1,12 +1,20 @@
-"""``evo bench``: search strategies side by side on tabular NAS benchmarks."""
+"""``evo bench``: search strategies side by side, on tabular NAS benchmarks and on MNIST-1D.
+
+``evo bench nb201|macro`` compares strategies on a lookup table. ``evo bench mnist1d-strategies``,
+``mnist1d-paper`` and ``feedback`` train networks on MNIST-1D (see evo.bench_mnist1d).
+"""
 
 from __future__ import annotations
 
 import json
+import logging
+from pathlib import Path
 
 import click
 
+from evo import bench_mnist1d
 from evo.bench import STRATEGIES, compare
+from evo.config import ConfigError
 from fitness.tabular import TabularError, load_macro, load_nb201
 
 
@@ -20,27 +28,50 @@ def _parse_counts(text: str) -> list[int]:
     return counts
 
 
-@click.command()
-@click.argument("benchmark", type=click.Choice(["nb201", "macro"]))
-@click.option("--data", "data_path", required=True, type=click.Path(dir_okay=False),
-              help="The table: nb201_accuracies.csv or nas-bench-macro_cifar10.json.")
-@click.option("--runs", default=100, show_default=True, type=click.IntRange(min=1),
-              help="Independent runs (seeds) per strategy and budget.")
-@click.option("--evaluations", default="100,200", show_default=True,
-              help="Comma-separated numbers of fitness queries per run.")
-@click.option("--strategies", default=",".join(STRATEGIES), show_default=True,
-              help="Comma-separated strategies to compare.")
-@click.option("--seed", default=10000, show_default=True, type=int, help="Seed of the first run.")
+@click.group()
+def bench() -> None:
+    """Compare search strategies side by side; one subcommand per table."""
+
+
+def tabular_options(function):
+    """Options shared by the nb201 and macro subcommands."""
+    options = [
+        click.option("--data", "data_path", required=True, type=click.Path(dir_okay=False),
+                     help="The table: nb201_accuracies.csv or nas-bench-macro_cifar10.json."),
+        click.option("--runs", default=100, show_default=True, type=click.IntRange(min=1),
+                     help="Independent runs (seeds) per strategy and budget."),
+        click.option("--evaluations", default="100,200", show_default=True,
+                     help="Comma-separated numbers of fitness queries per run."),
+        click.option("--strategies", default=",".join(STRATEGIES), show_default=True,
+                     help="Comma-separated strategies to compare."),
+        click.option("--seed", default=10000, show_default=True, type=int, help="Seed of the first run."),
+        click.option("--json", "as_json", is_flag=True, help="Print the rows as JSON."),
+    ]
+    for option in reversed(options):
+        function = option(function)
+    return function
+
+
+@bench.command("nb201")
+@tabular_options
 @click.option("--dataset", default="cifar10", show_default=True,
               type=click.Choice(["cifar10", "cifar100", "imagenet16"]), help="NAS-Bench-201 dataset.")
-@click.option("--json", "as_json", is_flag=True, help="Print the rows as JSON.")
-def bench(benchmark, data_path, runs, evaluations, strategies, seed, dataset, as_json) -> None:
-    """Compare strategies on BENCHMARK: mean and std of the reported accuracy of the returned network.
+def nb201(data_path, runs, evaluations, strategies, seed, dataset, as_json) -> None:
+    """Compare strategies on NAS-Bench-201: search on the 12-epoch validation accuracy, report the
+    200-epoch test accuracy of the returned cell (mean and std over runs)."""
+    run_tabular("nb201", data_path, runs, evaluations, strategies, seed, dataset, as_json)
 
-    NAS-Bench-201 follows its own protocol: search on the 12-epoch validation accuracy and report
-    the 200-epoch test accuracy. NAS-Bench-Macro searches on one training seed's test accuracy
-    and reports the mean over three seeds.
-    """
+
+@bench.command("macro")
+@tabular_options
+def macro(data_path, runs, evaluations, strategies, seed, as_json) -> None:
+    """Compare strategies on NAS-Bench-Macro: search on one training seed's test accuracy, report
+    the mean over three seeds (mean and std over runs)."""
+    run_tabular("macro", data_path, runs, evaluations, strategies, seed, "cifar10", as_json)
+
+
+def run_tabular(benchmark, data_path, runs, evaluations, strategies, seed, dataset, as_json) -> None:
+    """Run the strategies on a tabular benchmark and print one row per strategy and budget."""
     names = [name.strip() for name in strategies.split(",") if name.strip()]
     unknown = [name for name in names if name not in STRATEGIES]
     if unknown:
@@ -59,3 +90,98 @@ def bench(benchmark, data_path, runs, evaluations, strategies, seed, dataset, as
     click.echo(f"{'strategy':<24}{'evaluations':>12}{'mean':>9}{'std':>7}")
     for row in rows:
         click.echo(f"{row['strategy']:<24}{row['evaluations']:>12}{row['mean']:>9.2f}{row['std']:>7.2f}")
+
+
+def _parse_seeds(text: str) -> list[int]:
+    try:
+        seeds = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise click.BadParameter(f"{text!r} is not a comma-separated list of integers, e.g. 0,1,2",
+                                 param_hint="--seeds") from None
+    if not seeds:
+        raise click.BadParameter("list at least one seed, e.g. 0,1,2", param_hint="--seeds")
+    return seeds
+
+
+def mnist1d_options(population: int, generations: int, steps: int | None):
+    """Options shared by the MNIST-1D subcommands, with each subcommand's default scale."""
+    def decorate(function):
+        options = [
+            click.option("--seeds", default="0,1,2", show_default=True,
+                         help="Comma-separated campaign seeds, one table row each."),
+            click.option("--population", default=population, show_default=True, type=click.IntRange(min=2),
+                         help="Population size of every campaign (and Optuna's NSGA-II)."),
+            click.option("--generations", default=generations, show_default=True, type=click.IntRange(min=0),
+                         help="Generations after generation 0; evaluations = population x (generations + 1)."),
+            click.option("--steps", default=steps, type=click.IntRange(min=1), show_default=True,
+                         help="Training steps per evaluation (default: the preset's)."),
+            click.option("--workers", default=2, show_default=True, type=click.IntRange(min=1),
+                         help="Evaluation processes."),
+            click.option("--preset", default="mnist1d", show_default=True,
+                         help="Preset whose task, training budget and search space every method uses."),
+            click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+                         help="Also write the table to this file: CSV for a .csv name, markdown otherwise."),
+            click.option("--json", "as_json", is_flag=True, help="Print the rows as JSON instead of a table."),
+        ]
+        for option in reversed(options):
+            function = option(function)
+        return function
+    return decorate
+
+
+def run_mnist1d(measure, seeds: str, population: int, generations: int, steps: int | None, workers: int,
+                preset: str, out: Path | None, as_json: bool, **options) -> None:
+    """Run one MNIST-1D benchmark, print its table and write it to ``out``."""
+    scale = bench_mnist1d.Scale(preset, population, generations, steps, workers)
+    logging.getLogger("evo.campaign").setLevel(logging.WARNING)
+    try:
+        rows = measure(_parse_seeds(seeds), scale, **options)
+    except (bench_mnist1d.BenchError, ConfigError) as error:
+        raise click.ClickException(str(error)) from None
+    if out is not None:
+        bench_mnist1d.write_table(rows, out)
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    click.echo(f"{preset} preset, population {population}, {generations} generations after generation 0 "
+               f"({scale.evaluations} evaluations), training steps {steps or 'of the preset'}")
+    click.echo(bench_mnist1d.markdown_table(rows))
+
+
+@bench.command("mnist1d-strategies")
+@mnist1d_options(population=16, generations=8, steps=None)
+@click.option("--strategies", default=",".join(bench_mnist1d.STRATEGIES), show_default=True,
+              help="Comma-separated strategies: engine, random, optuna (needs the bench extra).")
+def mnist1d_strategies(strategies, **options) -> None:
+    """Hypervolume of accuracy against FLOPs for the engine, random search and Optuna's NSGA-II.
+
+    Each strategy gets the same number of evaluations, training budget and space limits. Columns
+    engine/random and engine/optuna are the ratios of hypervolumes (targets: 1.15 and 1.05).
+    """
+    names = tuple(name.strip() for name in strategies.split(",") if name.strip())
+    run_mnist1d(bench_mnist1d.compare_strategies, strategies=names, **options)
+
+
+@bench.command("mnist1d-paper")
+@mnist1d_options(population=16, generations=8, steps=None)
+@click.option("--max-params", default=bench_mnist1d.PAPER_TARGET_PARAMS, show_default=True,
+              type=click.IntRange(min=1), help="Largest parameter count of the engine's network.")
+def mnist1d_paper(max_params, **options) -> None:
+    """The engine's best network of at most --max-params parameters against the MNIST-1D paper's CNN.
+
+    The best network has the highest validation accuracy among those the campaign evaluated.
+    Both networks' test accuracies are reported. Target: at least 0.94 at 1,300 parameters.
+    """
+    run_mnist1d(bench_mnist1d.compare_with_paper, max_params=max_params, **options)
+
+
+@bench.command("feedback")
+@mnist1d_options(population=8, generations=5, steps=400)
+@click.option("--transfer-motifs/--no-transfer-motifs", default=True, show_default=True,
+              help="Also carry the donor's mined motifs to the warm campaign's insert_motif.")
+def feedback(transfer_motifs, **options) -> None:
+    """Hypervolume at the last generation: transfer plus adaptive operators against a cold start.
+
+    The warm/cold column is the ratio (target: at least 1.10 on every seed).
+    """
+    run_mnist1d(bench_mnist1d.feedback_loop, transfer_motifs=transfer_motifs, **options)
