@@ -30,7 +30,7 @@ from tqdm import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
 
 import fitness
-from evo import adaptive, transfer
+from evo import adaptive, halving, transfer
 from evo.config import CampaignConfig, ConfigError
 from evo.executors import Job, make_executor, pause_point
 from evo.selection import (Member, constraint_values, constraint_violation, first_front, fitness_order, hypervolume,
@@ -521,6 +521,9 @@ class Campaign:
     # -- evaluation and commit ------------------------------------------------------------------
 
     def _evaluate(self, children: list[Individual], number: int, executor) -> None:
+        if self.config.search.successive_halving:
+            halving.evaluate_in_rungs(self, children, number, executor)
+            return
         for child in children:
             child.generation = number
         inherit = self.config.search.inherit_weights
@@ -611,6 +614,8 @@ class Campaign:
                         "metrics": self._stored_metrics(c), "error": c.record.get("error"),
                         "seconds": c.record.get("seconds", 0.0), "task_key": self.task_key}
                        for c in children]
+        if self.config.search.successive_halving:
+            evaluations = halving.rung_rows(self, children, evaluations)
         # Everything that decides what happens next. Members are stored in population
         # order, which is the selection state: NSGA-II ranks them afresh each generation.
         state = {"rng": None if rng is None else rng.bit_generator.state, "reference": self.reference,

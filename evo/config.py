@@ -98,6 +98,8 @@ class SearchConfig:
     motif_count: int = 5
     constraints: Mapping[str, float] = field(default_factory=dict)
     inherit_weights: bool = False
+    # Off when empty; {rungs = R, eta = E} turns it on (see evo.halving).
+    successive_halving: Mapping[str, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self._check_engine_settings()
@@ -148,6 +150,9 @@ class SearchConfig:
             if not float(value) > 0:
                 raise ConfigError(f"[search] hypervolume_reference.{key} = {value!r}; use a positive number")
         object.__setattr__(self, "hypervolume_reference", reference)
+        from evo.halving import parse_settings
+
+        object.__setattr__(self, "successive_halving", parse_settings(self.successive_halving, self.algorithm))
 
     def _check_engine_settings(self) -> None:
         """Validate constraints and inherit_weights, and store the constraint limits as floats."""
@@ -289,6 +294,10 @@ class CampaignConfig:
             raise ConfigError(f"name = {self.name!r} is invalid; give the campaign a non-empty name")
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or not 0 <= self.seed < 2**32:
             raise ConfigError(f"seed = {self.seed!r} is invalid; use an integer in [0, 2**32)")
+        if self.search.successive_halving:
+            from evo.halving import check_budget
+
+            check_budget(self.search.successive_halving, self.budget.steps)
 
     @property
     def db_path(self) -> Path:
