@@ -148,31 +148,43 @@ def run_mnist1d(measure, seeds: str, population: int, generations: int, steps: i
     click.echo(bench_mnist1d.markdown_table(rows))
 
 
+ENGINE_OPTION = click.option(
+    "--engine", "engine", type=click.Choice(["tuned", "preset"]), default="tuned", show_default=True,
+    help="Engine settings: the preset with evo.bench_mnist1d.ENGINE_SEARCH on top (tuned), or the preset alone.")
+
+
+def engine_search(engine: str) -> dict:
+    return dict(bench_mnist1d.ENGINE_SEARCH) if engine == "tuned" else {}
+
+
 @bench.command("mnist1d-strategies")
 @mnist1d_options(population=16, generations=8, steps=None)
+@ENGINE_OPTION
 @click.option("--strategies", default=",".join(bench_mnist1d.STRATEGIES), show_default=True,
               help="Comma-separated strategies: engine, random, optuna (needs the bench extra).")
-def mnist1d_strategies(strategies, **options) -> None:
-    """Hypervolume of accuracy against FLOPs for the engine, random search and Optuna's NSGA-II.
+def mnist1d_strategies(strategies, engine, **options) -> None:
+    """Compare the engine, random search and Optuna's NSGA-II by hypervolume of accuracy against FLOPs.
 
     Each strategy gets the same number of evaluations, training budget and space limits. Columns
     engine/random and engine/optuna are the ratios of hypervolumes (targets: 1.15 and 1.05).
     """
     names = tuple(name.strip() for name in strategies.split(",") if name.strip())
-    run_mnist1d(bench_mnist1d.compare_strategies, strategies=names, **options)
+    run_mnist1d(bench_mnist1d.compare_strategies, strategies=names, engine_search=engine_search(engine), **options)
 
 
 @bench.command("mnist1d-paper")
 @mnist1d_options(population=16, generations=8, steps=None)
+@ENGINE_OPTION
 @click.option("--max-params", default=bench_mnist1d.PAPER_TARGET_PARAMS, show_default=True,
               type=click.IntRange(min=1), help="Largest parameter count of the engine's network.")
-def mnist1d_paper(max_params, **options) -> None:
-    """The engine's best network of at most --max-params parameters against the MNIST-1D paper's CNN.
+def mnist1d_paper(max_params, engine, **options) -> None:
+    """Compare the engine's best network of at most --max-params parameters with the MNIST-1D paper's CNN.
 
     The best network has the highest validation accuracy among those the campaign evaluated.
     Both networks' test accuracies are reported. Target: at least 0.94 at 1,300 parameters.
     """
-    run_mnist1d(bench_mnist1d.compare_with_paper, max_params=max_params, **options)
+    run_mnist1d(bench_mnist1d.compare_with_paper, max_params=max_params, engine_search=engine_search(engine),
+                **options)
 
 
 @bench.command("feedback")
@@ -180,7 +192,7 @@ def mnist1d_paper(max_params, **options) -> None:
 @click.option("--transfer-motifs/--no-transfer-motifs", default=True, show_default=True,
               help="Also carry the donor's mined motifs to the warm campaign's insert_motif.")
 def feedback(transfer_motifs, **options) -> None:
-    """Hypervolume at the last generation: transfer plus adaptive operators against a cold start.
+    """Compare transfer plus adaptive operators with a cold start by last-generation hypervolume.
 
     The warm/cold column is the ratio (target: at least 1.10 on every seed).
     """

@@ -13,7 +13,7 @@ Three measurements, each behind one ``evo bench`` command:
   an earlier campaign, with adaptive operators, against a cold start.
 
 Every method trains each genome with the preset's budget; ``steps`` overrides its training
-steps. Optuna is an optional dependency (``pip install 'evo[bench]'``).
+steps. Optuna is an optional dependency (``pip install 'evonas[bench]'``).
 """
 
 from __future__ import annotations
@@ -178,7 +178,7 @@ def import_optuna() -> Any:
         import optuna
     except ImportError:
         raise BenchError("the optuna strategy needs Optuna, which is not installed; install it with "
-                         "pip install 'evo[bench]', or leave optuna out of --strategies") from None
+                         "pip install 'evonas[bench]', or leave optuna out of --strategies") from None
     return optuna
 
 

@@ -36,7 +36,7 @@ def test_strategies_without_optuna_installed(monkeypatch):
     result = invoke("mnist1d-strategies", *TINY)
     assert result.exit_code == 1
     assert "Optuna, which is not installed" in result.output
-    assert "pip install 'evo[bench]'" in result.output
+    assert "pip install 'evonas[bench]'" in result.output
 
 
 def test_strategies_unknown_name():
