@@ -68,6 +68,18 @@ def _finite_or_none(value: Any) -> Any:
     return value
 
 
+def _encode_metrics(metrics: Mapping[str, Any], index: int) -> str:
+    """Encode an evaluation's metrics as JSON text, with non-finite numbers as null.
+
+    Most metrics are finite, so the plain encoding is tried first. Only when it fails is
+    the whole structure walked to replace NaN and infinity, which gives the same text.
+    """
+    try:
+        return json.dumps(dict(metrics), allow_nan=False, default=_plain_json_value)
+    except (TypeError, ValueError):
+        return encode_json(_finite_or_none(dict(metrics)), f"evaluation record {index}: metrics")
+
+
 def validate_campaign_status(status: str) -> str:
     """Return status if it is a campaign status, else raise StoreError listing the valid ones."""
     if status not in CAMPAIGN_STATUSES:
@@ -251,9 +263,7 @@ def evaluation_rows(records: Iterable[Mapping[str, Any]], created_at: str) -> tu
                         record["individual_id"], f"evaluation record {index}: individual_id"
                     ),
                     "status": status,
-                    "metrics": encode_json(
-                        _finite_or_none(dict(metrics)), f"evaluation record {index}: metrics"
-                    ),
+                    "metrics": _encode_metrics(metrics, index),
                     "error": None if error is None else str(error),
                     "seconds": seconds,
                     "task_key": None if task_key is None else str(task_key),
