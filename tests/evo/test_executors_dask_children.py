@@ -1,10 +1,20 @@
-"""The evaluation time limit on a Dask LocalCluster bound to 127.0.0.1."""
+"""The evaluation child of each Dask worker, on a LocalCluster bound to 127.0.0.1.
+
+The child enforces the evaluation time limit, and it must not outlive an engine that was
+killed with SIGKILL.
+"""
 
 from __future__ import annotations
 
 import dataclasses
+import os
+import signal
 import sqlite3
+import subprocess
+import sys
+import time
 
+import psutil
 import pytest
 
 from evo.campaign import Campaign
@@ -62,3 +72,50 @@ def test_campaign_goes_on_after_dask_timeouts(tmp_path):
     assert set(statuses) == {"timeout"}
     assert generations == 2
     assert campaign_status == "finished"
+
+
+def spawned_children(pid):
+    try:
+        children = psutil.Process(pid).children()
+    except psutil.NoSuchProcess:
+        return []
+    found = []
+    for child in children:
+        try:
+            if "spawn_main" in " ".join(child.cmdline()):
+                found.append(child)
+        except psutil.NoSuchProcess:
+            pass
+    return found
+
+
+def test_children_exit_when_engine_killed(tmp_path):
+    # A million training steps keep both children busy when the engine dies, so only their
+    # check of the parent process id can end them.
+    config = tmp_path / "long.toml"
+    config.write_text('name = "long"\n[task]\nname = "digits"\n[budget]\nsteps = 1000000\nbatch_size = 32\n'
+                      '[search]\npopulation = 4\ngenerations = 1\nseeds = ["small_mlp", "linear"]\n')
+    engine = subprocess.Popen(
+        [sys.executable, "-m", "evo", "--quiet", "run", str(config), "--executor", "dask-local:2",
+         "--db", str(tmp_path / "orphans.sqlite")],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    children = []
+    try:
+        deadline = time.monotonic() + 120
+        while len(children) < 2 and time.monotonic() < deadline:
+            assert engine.poll() is None, "the campaign ended before its children started"
+            children = spawned_children(engine.pid)
+            time.sleep(0.2)
+        assert len(children) == 2
+        time.sleep(2)
+        os.kill(engine.pid, signal.SIGKILL)
+        engine.wait(timeout=30)
+
+        gone, alive = psutil.wait_procs(children, timeout=30)
+        assert alive == []
+        assert len(gone) == 2
+    finally:
+        engine.kill()
+        for child in children:
+            if child.is_running():
+                child.kill()
