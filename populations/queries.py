@@ -207,7 +207,7 @@ class LineageIndex:
         for graph in (self._up, self._down):
             graph.sum_duplicates()
             graph.sort_indices()
-        self._scratch = np.zeros(size, dtype=np.int64)
+        self._scratch = np.zeros(size, dtype=np.int32)  # SciPy's BFS uses int32 node ids too
         self._version = version
         self.build_seconds = time.perf_counter() - started
         log.info("built the lineage index of %s: %d links, %d ids, in %.2f s",
@@ -290,14 +290,16 @@ class LineageIndex:
             return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
         # Breadth-first search appends a node when its predecessor leaves the queue, so the
         # predecessors' positions in `order` never decrease. Each level is therefore the run of
-        # nodes whose predecessor lies in the previous level, found by one binary search.
+        # nodes whose predecessor lies in the previous level. `at_or_before[p]` counts the
+        # nodes whose predecessor sits at position p or earlier, which gives each run's end.
+        count = order.size
         positions = self._scratch
-        positions[order] = np.arange(order.size)
+        positions[order] = np.arange(count, dtype=positions.dtype)
         predecessor_positions = positions[predecessors[order[1:]]]
+        at_or_before = np.cumsum(np.bincount(predecessor_positions, minlength=count))
         boundaries = [1]
-        while boundaries[-1] < order.size:
-            previous_end = boundaries[-1]
-            boundaries.append(1 + int(np.searchsorted(predecessor_positions, previous_end, side="left")))
+        while boundaries[-1] < count:
+            boundaries.append(1 + int(at_or_before[boundaries[-1] - 1]))
         depths = np.repeat(np.arange(1, len(boundaries), dtype=np.int64), np.diff(boundaries))
         return order[1:].astype(np.int64), depths
 
