@@ -176,13 +176,13 @@ def test_promoted_children_rank_best(serial_run):
 
     for generation in range(serial_run.search.generations + 1):
         for rung in (0, 1):
-            here = [r for r in evaluations if r["generation"] == generation and r["rung"] == rung]
+            at_rung = [r for r in evaluations if r["generation"] == generation and r["rung"] == rung]
             promoted = {r["individual_id"] for r in evaluations
                         if r["generation"] == generation and r["rung"] == rung + 1}
             members = [Member(r["individual_id"], {n: r[n] for n in names if r[n] is not None}, names)
-                       for r in here]
+                       for r in at_rung]
             order = fitness_order(members)
-            ranked = sorted(here, key=lambda r: (order[r["individual_id"]], r["individual_id"]))
+            ranked = sorted(at_rung, key=lambda r: (order[r["individual_id"]], r["individual_id"]))
             assert promoted == {r["individual_id"] for r in ranked[:len(promoted)]}
 
 
@@ -287,3 +287,26 @@ def test_killed_campaign_resumes_exactly(serial_run, tmp_path):
     assert comparable_contents(db) == comparable_contents(serial_run.db_path)
     assert len(staged) == len(set(staged)), "a rung evaluation ran twice"
     assert sorted((int(r), int(i)) for r, i in staged) == sorted((r["rung"], r["individual_id"]) for r in trained)
+
+
+def test_inheriting_children_inherit_at_every_rung(tmp_path):
+    config = halving_config(tmp_path, "inherit")
+    search = dataclasses.replace(config.search, inherit_weights=True, crossover_rate=0.0,
+                                 seeds=("small_cnn", "small_mlp"), generations=1)
+    config = config.replace(search=search)
+    run_campaign(config)
+    evaluations = rows(config.db_path, "SELECT e.individual_id, e.status, i.generation,"
+                                       " json_extract(e.metrics, '$.inherited_nodes') AS inherited"
+                                       " FROM evaluations AS e JOIN individuals AS i ON i.id = e.individual_id")
+    stored = {row["individual_id"] for row in rows(config.db_path, "SELECT individual_id FROM weights")}
+    children = [row for row in evaluations if row["generation"] == 1 and row["status"] == "ok"]
+    inherited = {}
+    for row in children:
+        inherited.setdefault(row["individual_id"], []).append(json.loads(row["inherited"] or "[]"))
+
+    assert any(len(runs) > 1 for runs in inherited.values())
+    for runs in inherited.values():
+        # Every rung of one child starts from the same parent weights.
+        assert all(nodes == runs[0] for nodes in runs)
+    assert any(runs[0] for runs in inherited.values())
+    assert {row["individual_id"] for row in evaluations if row["status"] == "ok"} <= stored
