@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
 import sqlite3
 import tempfile
 import time
@@ -75,6 +76,7 @@ def main() -> None:
         budget=dataclasses.replace(base.budget, steps=arguments.steps),
     )
     timings, contents = {}, {}
+    load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory() as folder:
         for executor, workers in (("serial", 1), ("process", 2), ("dask-local:2", 2)):
             path = Path(folder) / f"{executor.replace(':', '-')}.sqlite"
@@ -95,6 +97,7 @@ def main() -> None:
         print(line)
     print(f"machine       {machine_efficiency(arguments.steps):.1%} efficiency running the same evaluations "
           "on 2 started worker processes instead of 1, without the engine")
+    print(f"load average (1 min) {load_before:.2f} before the campaigns, {os.getloadavg()[0]:.2f} at the end")
 
 
 if __name__ == "__main__":

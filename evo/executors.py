@@ -359,6 +359,7 @@ class DaskExecutor:
 
     def __init__(self, spec: str, *, timeout: float | None = None, retries: int = DEFAULT_RETRIES,
                  connect_timeout: float = 30.0):
+        import dask
         from dask.distributed import Client, LocalCluster, as_completed
 
         self.name = spec
@@ -367,8 +368,11 @@ class DaskExecutor:
         self._cluster = None
         if spec.startswith("dask-local:"):
             count = int(spec.split(":", 1)[1])
-            self._cluster = LocalCluster(n_workers=count, threads_per_worker=1, processes=False,
-                                         host="127.0.0.1", protocol="tcp://", dashboard_address=None)
+            # Saturation 1.0 gives each single-threaded worker one task at a time, so no task
+            # waits behind a running one while another worker is idle at a generation barrier.
+            with dask.config.set({"distributed.scheduler.worker-saturation": 1.0}):
+                self._cluster = LocalCluster(n_workers=count, threads_per_worker=1, processes=False,
+                                             host="127.0.0.1", protocol="tcp://", dashboard_address=None)
             self._client = Client(self._cluster)
             log.info("started a Dask LocalCluster of %d workers at %s", count, self._cluster.scheduler_address)
         else:
