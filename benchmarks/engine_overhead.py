@@ -32,6 +32,7 @@ import time
 from pathlib import Path
 
 import evo.campaign
+import evo.executors
 from evo.campaign import Campaign
 from evo.config import CampaignConfig, load_preset
 from populations import Store
@@ -88,15 +89,32 @@ def measure(config: CampaignConfig, stage_interval: float) -> dict[str, float]:
     def record_generation(summary):
         generation_seconds[summary["generation"]] = summary["seconds"]
 
+    # CPU time of the engine's thread outside the evaluation calls. Other processes on the
+    # machine delay the engine's wall time, but change its CPU time much less.
+    evaluation_cpu = [0.0]
+    run_job = evo.executors.run_job
+
+    def run_job_timed(job):
+        started = time.thread_time()
+        try:
+            return run_job(job)
+        finally:
+            evaluation_cpu[0] += time.thread_time() - started
+
+    evo.executors.run_job = run_job_timed
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "overhead.sqlite"
         config = config.with_overrides(db=str(path), executor="serial")
-        started = time.perf_counter()
-        with Store(path) as store:
-            campaign = Campaign(config, store, progress=False, observers=[record_generation])
-            campaign.stage_interval = stage_interval
-            campaign.run()
+        started, started_cpu = time.perf_counter(), time.thread_time()
+        try:
+            with Store(path) as store:
+                campaign = Campaign(config, store, progress=False, observers=[record_generation])
+                campaign.stage_interval = stage_interval
+                campaign.run()
+        finally:
+            evo.executors.run_job = run_job
         wall = time.perf_counter() - started
+        engine_cpu = time.thread_time() - started_cpu - evaluation_cpu[0]
         connection = sqlite3.connect(path)
         by_generation = {
             generation: (count, seconds)
@@ -117,6 +135,7 @@ def measure(config: CampaignConfig, stage_interval: float) -> dict[str, float]:
         "wall": wall,
         "evaluating": evaluating,
         "overhead": wall - evaluating,
+        "engine_cpu": engine_cpu,
         "later_children": later_children,
         "later_wall": later_wall,
         "later_overhead": later_wall - later_evaluating,
@@ -130,6 +149,8 @@ def print_run(result: dict[str, float]) -> None:
     print(f"inside evaluations {result['evaluating']:.2f} s ({result['evaluating'] / evaluations * 1000:.0f} ms each)")
     print(f"engine overhead    {result['overhead']:.3f} s = {result['overhead'] / result['wall']:.2%} of the wall time,"
           f" {result['overhead'] / evaluations * 1000:.2f} ms per child")
+    engine_cpu = result["engine_cpu"]
+    print(f"engine CPU time    {engine_cpu:.3f} s, {engine_cpu / evaluations * 1000:.2f} ms per child")
     if result["later_children"]:
         print(f"  after generation 0: {result['later_overhead']:.3f} s = "
               f"{result['later_overhead'] / result['later_wall']:.2%} of their wall time, "
@@ -188,8 +209,10 @@ def main() -> None:
             per_child = statistics.median(r["overhead"] / r["evaluations"] for r in runs)
             later_share = statistics.median(r["later_overhead"] / r["later_wall"] for r in runs)
             later_per_child = statistics.median(r["later_overhead"] / r["later_children"] for r in runs)
+            cpu_per_child = statistics.median(r["engine_cpu"] / r["evaluations"] for r in runs)
             print(f"staging interval {interval} s: whole run {share:.2%} ({per_child * 1000:.2f} ms per child), "
-                  f"after generation 0 {later_share:.2%} ({later_per_child * 1000:.2f} ms per child)")
+                  f"after generation 0 {later_share:.2%} ({later_per_child * 1000:.2f} ms per child), "
+                  f"engine CPU {cpu_per_child * 1000:.2f} ms per child")
 
 
 if __name__ == "__main__":

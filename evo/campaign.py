@@ -11,7 +11,8 @@ generation commit moves them in. A generation interrupted by a kill is rebuilt f
 same RNG and the same ids on resume, and its staged evaluations are reused by individual id
 and genome hash, so none runs twice. The evaluations that finished in the last
 ``stage_interval`` seconds before a kill were not staged yet, and the resume runs them
-again with the same seeds, which gives the same records.
+again with the same seeds, which gives the same records. Successive halving (evo.halving)
+and the asynchronous loops (evo.steady_state) stage each evaluation at once.
 """
 
 from __future__ import annotations
