@@ -2,14 +2,14 @@
 
 With ``[search] successive_halving = {rungs = R, eta = E}`` every child of a generation is
 first trained for ``steps // E**(R-1)`` steps (rung 0), where ``steps`` is ``[budget] steps``.
-The best ``len(rung) // E`` of them (at least one) are trained for E times as many steps, and
-so on, until rung R-1 trains for the full budget. "Best" is the order NSGA-II uses: Pareto rank
+The best ``len(rung) // E`` of them (at least one) are trained for about E times as many
+steps, and so on, until rung R-1 trains for the full budget. "Best" is the order NSGA-II uses: Pareto rank
 on the campaign's objectives with constraint domination, then crowding distance. Children
 without finite objectives come last and are never promoted.
 
 A promoted child trains again from scratch with the same seed (derived from the campaign seed
-and its id), not from its rung's weights. So its top-rung result equals the result of a
-campaign without halving, and it shares that campaign's cache key. Each rung
+and its id), not from its rung's weights. So without weight inheritance its top-rung result
+equals the result of a campaign without halving, and it shares that campaign's cache key. Each rung
 is stored as its own evaluation row, lowest rung first, with ``rung`` and ``rung_steps`` in
 its metrics and a cache key (``task_key``) that includes the rung's step budget. The latest
 row of a child is therefore its highest rung, which selection and ``latest_evaluation`` use.
@@ -182,6 +182,8 @@ def _evaluate_rung(campaign: Campaign, candidates: list[Individual], number: int
                 campaign.weights[key] = weights
             child = by_id[key]
             _add_rung(child, history, record, rung, steps)
+            # NOTE: the staged row of a child is replaced at each rung, so `evo status` counts a
+            # generation as done once rung 0 has finished, while higher rungs may still run.
             staged_record = {**child.record, "rungs": history[key]}
             campaign.store.stage_evaluation(campaign.campaign_id, number, key, child.genome_hash, staged_record)
             log.debug("rung %d evaluation of individual %d finished and staged: %s", rung, key,
