@@ -149,12 +149,8 @@ def run_mnist1d(measure, seeds: str, population: int, generations: int, steps: i
 
 
 ENGINE_OPTION = click.option(
-    "--engine", "engine", type=click.Choice(["tuned", "preset"]), default="tuned", show_default=True,
-    help="Engine settings: the preset with evo.bench_mnist1d.ENGINE_SEARCH on top (tuned), or the preset alone.")
-
-
-def engine_search(engine: str) -> dict:
-    return dict(bench_mnist1d.ENGINE_SEARCH) if engine == "tuned" else {}
+    "--engine", "engine", type=click.Choice(list(bench_mnist1d.ENGINE_VARIANTS)), default="preset",
+    show_default=True, help="Engine settings: the preset as it is, or with adaptive operator selection.")
 
 
 @bench.command("mnist1d-strategies")
@@ -169,7 +165,8 @@ def mnist1d_strategies(strategies, engine, **options) -> None:
     engine/random and engine/optuna are the ratios of hypervolumes (targets: 1.15 and 1.05).
     """
     names = tuple(name.strip() for name in strategies.split(",") if name.strip())
-    run_mnist1d(bench_mnist1d.compare_strategies, strategies=names, engine_search=engine_search(engine), **options)
+    run_mnist1d(bench_mnist1d.compare_strategies, strategies=names,
+                engine_search=bench_mnist1d.ENGINE_VARIANTS[engine], **options)
 
 
 @bench.command("mnist1d-paper")
@@ -183,8 +180,8 @@ def mnist1d_paper(max_params, engine, **options) -> None:
     The best network has the highest validation accuracy among those the campaign evaluated.
     Both networks' test accuracies are reported. Target: at least 0.94 at 1,300 parameters.
     """
-    run_mnist1d(bench_mnist1d.compare_with_paper, max_params=max_params, engine_search=engine_search(engine),
-                **options)
+    run_mnist1d(bench_mnist1d.compare_with_paper, max_params=max_params,
+                engine_search=bench_mnist1d.ENGINE_VARIANTS[engine], **options)
 
 
 @bench.command("feedback")

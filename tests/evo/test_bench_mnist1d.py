@@ -31,6 +31,15 @@ def test_strategies_table_in_csv(tmp_path):
     assert "| seed | evaluations | engine |" in result.output
 
 
+def test_adaptive_engine_alone_has_no_ratios():
+    result = invoke("mnist1d-strategies", *TINY, "--strategies", "engine", "--engine", "adaptive", "--json")
+    assert result.exit_code == 0, result.output
+
+    (row,) = json.loads(result.stdout)
+    assert set(row) == {"seed", "evaluations", "engine"}
+    assert 0 < row["engine"] <= 1
+
+
 def test_strategies_without_optuna_installed(monkeypatch):
     monkeypatch.setitem(sys.modules, "optuna", None)
     result = invoke("mnist1d-strategies", *TINY)
