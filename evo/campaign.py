@@ -130,9 +130,14 @@ class ScoredGenomes:
         return iter(hashes)
 
     def forget_committed(self, children: Sequence[Individual]) -> None:
-        """Drop the in-memory records of committed children, because the file now contains them."""
+        """Drop the in-memory records of the hashes that scored committed children put in the file.
+
+        A hash whose committed children all failed keeps its record, which may belong to a
+        child that is still in flight.
+        """
         for child in children:
-            self.pending.pop(child.genome_hash, None)
+            if child.record.get("status") in ("ok", "cached"):
+                self.pending.pop(child.genome_hash, None)
 
 
 def derived_seed(*parts: int) -> int:

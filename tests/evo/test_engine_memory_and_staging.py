@@ -89,10 +89,14 @@ def test_known_keeps_uncommitted_record(tmp_path):
         member = campaign.population[0]
         pending = {"status": "ok", "objectives": {"params": 1.0, "flops": 2.0}}
 
-        kept = campaign.known.setdefault("new-hash", pending)
+        stored_for_new_hash = campaign.known.setdefault("new-hash", pending)
         committed = campaign.known.setdefault(member.genome_hash, pending)
+        failed = dataclasses.replace(member, genome_hash="new-hash", record={"status": "failed"})
+        campaign.known.forget_committed([failed])
+        still_pending = campaign.known.get("new-hash")
         campaign.known.forget_committed([dataclasses.replace(member, genome_hash="new-hash")])
 
-        assert kept is pending
+        assert stored_for_new_hash is pending
         assert committed["objectives"] == member.objectives
+        assert still_pending is pending
         assert campaign.known.get("new-hash") is None
