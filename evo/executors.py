@@ -188,6 +188,7 @@ class ProcessExecutor:
         self._queue: deque[Job] = deque()
         self._finished: deque[tuple[int, dict[str, Any]]] = deque()
         self._attempts: Counter[int] = Counter()
+        self._closed = False
 
     def _start_worker(self) -> _Worker:
         parent_end, child_end = self._context.Pipe()
@@ -210,6 +211,8 @@ class ProcessExecutor:
     def next_result(self) -> tuple[int, dict[str, Any]]:
         """Wait for the next finished job (any submitted one) and return (key, record)."""
         while not self._finished:
+            if self._closed:
+                raise ExecutorError("the process executor was closed while a job was running")
             if not self._queue and not self._busy:
                 raise LookupError("next_result() called with no job submitted")
             self._step()
@@ -286,7 +289,20 @@ class ProcessExecutor:
                     "timeout", f"evaluation timed out after {self.timeout:g} s (run.evaluation_timeout)",
                     now - worker.started)))
 
+    def interrupt(self) -> None:
+        """Mark the executor closed and kill its busy workers, from any thread.
+
+        A thread waiting in next_result() then raises ExecutorError instead of retrying
+        the job. Call close() afterwards, from the thread that used the executor or once
+        it has stopped, to stop the idle workers.
+        """
+        self._closed = True
+        for worker in list(self._busy):
+            if worker.process.is_alive():
+                worker.process.kill()
+
     def close(self) -> None:
+        self._closed = True
         self._abandon()
         for worker in self._idle:
             try:
@@ -336,7 +352,8 @@ def run_job_in_child(job: Job, timeout: float | None, retries: int) -> dict[str,
         with _children_lock:
             children = _children_by_worker.setdefault(address, [])
             if child is not None:
-                children.remove(child)
+                if child in children:
+                    children.remove(child)
                 child.close()
             child = ProcessExecutor(1, timeout=timeout, retries=retries)
             children.append(child)
@@ -424,16 +441,19 @@ class DaskExecutor:
 
     def close(self) -> None:
         local_workers = list(self._client.scheduler_info().get("workers", {})) if self._cluster is not None else []
+        with _children_lock:
+            local_children = [child for address in local_workers for child in _children_by_worker.pop(address, [])]
+        # Children of remote workers end with their worker process. Those of a LocalCluster
+        # belong to this process. A worker thread may still wait on an evaluation when the
+        # caller stopped reading results early, so its child is killed first and the task
+        # fails at once instead of training on.
+        for child in local_children:
+            child.interrupt()
         self._client.close()
         if self._cluster is not None:
             self._cluster.close()
-        # Children of remote workers end with their worker process. Those of a LocalCluster
-        # belong to this process, so they are stopped here.
-        for address in local_workers:
-            with _children_lock:
-                children = _children_by_worker.pop(address, [])
-            for child in children:
-                child.close()
+        for child in local_children:
+            child.close()
 
 
 def make_executor(spec: str, workers: int = 1, *, timeout: float | None = None,
