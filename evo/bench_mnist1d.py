@@ -43,9 +43,9 @@ log = logging.getLogger(__name__)
 STRATEGIES = ("engine", "random", "optuna")
 
 # Search settings of the engine on top of the preset, by name. "adaptive" had the best mean
-# hypervolume on tuning seeds 10 and 11 (population 12, 5 generations, 400 steps), but it won on
-# seed 10 only and was 6 to 12% below the preset on each of seeds 0, 1 and 2, so the benchmarks
-# run the preset by default (docs/benchmarks.md has the numbers).
+# hypervolume on tuning seeds 10 and 11 (population 12, 5 generations, 400 steps). It won on
+# seed 10 only, though, and was 6 to 12% below the preset on each of seeds 0, 1 and 2. So the
+# benchmarks run the preset by default (docs/benchmarks.md has the numbers).
 ENGINE_VARIANTS: dict[str, dict[str, Any]] = {
     "preset": {},
     "adaptive": {"adaptive_operators": True},
