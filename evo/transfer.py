@@ -15,7 +15,8 @@ With ``[search] transfer_motifs = true`` the motifs mined from the source campai
 front against all its scored individuals, as ``evo motifs`` ranks them) are handed to the
 ``insert_motif`` operator from generation 0 on, before the new campaign has a front of its own.
 They are stored with every generation of the new campaign, so a resume uses the same motifs
-even if the source file has changed since.
+even if the source file has changed since. NOTE: a campaign stopped before its generation 0 was
+committed mines the source again when it restarts.
 """
 
 from __future__ import annotations
