@@ -150,7 +150,8 @@ def run_mnist1d(measure, seeds: str, population: int, generations: int, steps: i
 
 ENGINE_OPTION = click.option(
     "--engine", "engine", type=click.Choice(list(bench_mnist1d.ENGINE_VARIANTS)), default="preset",
-    show_default=True, help="Engine settings: the preset as it is, or with adaptive operator selection.")
+    show_default=True, help="Engine settings: the preset as it is, with adaptive operator selection, or with "
+         "adaptive selection and insert_motif.")
 
 
 @bench.command("mnist1d-strategies")
