@@ -65,13 +65,28 @@ def test_killed_worker_costs_a_retry(monkeypatch):
     assert workers_alive() == []
 
 
+def wait_for_busy_worker(executor, timeout=60.0):
+    """Return the process of a worker that has been sent its job.
+
+    A worker killed before the job reaches it costs no retry, so the retry count is only
+    predictable once the job was sent.
+    """
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        busy = list(executor._busy)
+        if busy and busy[0].process.is_alive():
+            return busy[0].process
+        time.sleep(0.05)
+    raise AssertionError("no worker received its job")
+
+
 def test_worker_dying_every_time_gives_failed(monkeypatch):
     monkeypatch.setenv(PAUSE_VARIABLE, "evaluation:1")
     executor = ProcessExecutor(1, retries=1)
     thread, results = run_in_thread(executor, [flops_job(1)])
     try:
         for _ in range(2):
-            worker = wait_for_worker()
+            worker = wait_for_busy_worker(executor)
             worker.kill()
             worker.join(timeout=30)
         thread.join(timeout=120)
