@@ -42,6 +42,12 @@ PAUSE_VARIABLE = "EVONAS_PAUSE_AT"
 _pause_counts: Counter[str] = Counter()
 
 DEFAULT_RETRIES = 2
+# A worker sends this when it takes a job, after its start-up. The evaluation time limit
+# counts from then, so the start of a fresh worker (spawn, importing torch) is not charged
+# to the evaluation. A worker that has not taken its job this many seconds after it was
+# handed out (or the time limit, if longer) counts as dead, and the job is retried.
+JOB_TAKEN = "job taken"
+WORKER_START_LIMIT = 120.0
 EXECUTOR_PATTERN = re.compile(r"serial|process|dask-local:[1-9][0-9]*|dask://[^\s/:]+:[0-9]+")
 EXECUTOR_FORMS = "serial, process, dask-local:N or dask://HOST:PORT"
 
@@ -150,6 +156,9 @@ def _worker_main(connection: multiprocessing.connection.Connection, parent_pid: 
     if parent_pid is not None:
         threading.Thread(target=_exit_when_orphaned, args=(parent_pid,), daemon=True,
                          name="evonas-orphan-watch").start()
+    pause_point("worker_start")
+    import fitness  # noqa: F401  (start-up work, done before the first job's time limit starts)
+
     while True:
         try:
             job = connection.recv()
@@ -157,6 +166,7 @@ def _worker_main(connection: multiprocessing.connection.Connection, parent_pid: 
             return
         if job is None:
             return
+        connection.send(JOB_TAKEN)
         connection.send(run_job(job))
 
 
@@ -165,7 +175,8 @@ class _Worker:
     process: Any
     connection: multiprocessing.connection.Connection
     job: Job | None = None
-    started: float = 0.0
+    started: float = 0.0  # when the job was handed out, then when the worker took it
+    taken: bool = False
 
 
 class ProcessExecutor:
@@ -236,7 +247,7 @@ class ProcessExecutor:
     def _dispatch(self) -> None:
         while self._queue and len(self._busy) < self.workers:
             worker = self._idle.pop() if self._idle else self._start_worker()
-            worker.job, worker.started = self._queue.popleft(), time.monotonic()
+            worker.job, worker.started, worker.taken = self._queue.popleft(), time.monotonic(), False
             try:
                 worker.connection.send(worker.job)
             except OSError:
@@ -246,12 +257,16 @@ class ProcessExecutor:
                 continue
             self._busy.append(worker)
 
+    def _limit(self, worker: _Worker) -> float:
+        """Seconds the worker may take from `worker.started` before it is stopped (timeout set)."""
+        return self.timeout if worker.taken else max(self.timeout, WORKER_START_LIMIT)
+
     def _step(self) -> None:
         """Hand out queued jobs, wait for one event, and move finished jobs to _finished."""
         self._dispatch()
         wait_for = None
         if self.timeout is not None:
-            deadline = min(w.started for w in self._busy) + self.timeout
+            deadline = min(w.started + self._limit(w) for w in self._busy)
             wait_for = max(0.0, deadline - time.monotonic())
         ready = multiprocessing.connection.wait([w.connection for w in self._busy], timeout=wait_for)
         now = time.monotonic()
@@ -262,6 +277,9 @@ class ProcessExecutor:
                     record = worker.connection.recv()
                 except (EOFError, OSError):
                     record = None
+                if record == JOB_TAKEN:
+                    worker.started, worker.taken = now, True
+                    continue
                 self._busy.remove(worker)
                 if record is not None:
                     worker.job = None
@@ -279,6 +297,19 @@ class ProcessExecutor:
                 else:
                     log.warning("worker died on individual %d (exit code %s); retry %d of %d",
                                 job.key, exit_code, attempts, self.retries)
+                    self._queue.appendleft(job)
+            elif self.timeout is not None and not worker.taken and now - worker.started >= self._limit(worker):
+                # It never took the job: a worker that failed to start costs a retry, like one that died.
+                self._busy.remove(worker)
+                self._stop(worker)
+                self._attempts[job.key] += 1
+                log.warning("worker did not start individual %d within %.0f s; retry %d of %d",
+                            job.key, now - worker.started, self._attempts[job.key], self.retries)
+                if self._attempts[job.key] > self.retries:
+                    self._finished.append((job.key, failure_record(
+                        "failed", f"worker process did not start within {self._limit(worker):g} s, "
+                                  f"{self._attempts[job.key]} times")))
+                else:
                     self._queue.appendleft(job)
             elif self.timeout is not None and now - worker.started >= self.timeout:
                 self._busy.remove(worker)

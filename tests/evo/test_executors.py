@@ -136,3 +136,31 @@ def test_serial_with_timeout_uses_one_process():
     executor = make_executor("serial", 4, timeout=5.0)
     assert isinstance(executor, ProcessExecutor)
     assert executor.workers == 1
+
+
+def test_time_limit_does_not_count_the_worker_start():
+    # Spawning a worker and importing torch takes longer than 1 s; the evaluations take milliseconds.
+    executor = ProcessExecutor(1, timeout=1.0)
+    try:
+        results = dict(executor.map([flops_job(1), flops_job(2, "linear")]))
+    finally:
+        executor.close()
+
+    assert results[1]["status"] == "ok", results[1]["error"]
+    assert results[2]["status"] == "ok", results[2]["error"]
+
+
+def test_worker_that_never_starts_costs_retries(monkeypatch):
+    import evo.executors
+
+    monkeypatch.setattr(evo.executors, "WORKER_START_LIMIT", 2.0)
+    monkeypatch.setenv(PAUSE_VARIABLE, "worker_start:1")  # every new worker stops before taking a job
+    executor = ProcessExecutor(1, timeout=1.0, retries=1)
+    try:
+        results = dict(executor.map([flops_job(1)]))
+    finally:
+        executor.close()
+
+    assert results[1]["status"] == "failed"
+    assert "did not start within 2 s, 2 times" in results[1]["error"]
+    assert not workers_alive()
