@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from pathlib import Path
 
 import click
@@ -94,13 +95,32 @@ def run_tabular(benchmark, data_path, runs, evaluations, strategies, seed, datas
 
 def _parse_seeds(text: str) -> list[int]:
     try:
-        seeds = [int(part) for part in text.split(",") if part.strip()]
+        seeds = [int(part) for part in text.split(",")]
     except ValueError:
         raise click.BadParameter(f"{text!r} is not a comma-separated list of integers, e.g. 0,1,2",
                                  param_hint="--seeds") from None
-    if not seeds:
-        raise click.BadParameter("list at least one seed, e.g. 0,1,2", param_hint="--seeds")
+    if any(seed < 0 for seed in seeds):
+        raise click.BadParameter(f"{text!r} lists a negative seed; seeds are integers >= 0, e.g. 0,1,2",
+                                 param_hint="--seeds")
+    repeated = sorted({seed for seed in seeds if seeds.count(seed) > 1})
+    if repeated:
+        raise click.BadParameter(f"{text!r} lists seed {repeated[0]} more than once; each seed is one row "
+                                 "of the table", param_hint="--seeds")
     return seeds
+
+
+def _check_out(out: Path | None) -> None:
+    """Reject an --out file that cannot be written, before hours of benchmark run."""
+    if out is None:
+        return
+    if str(out) in ("", ".") or out.is_dir():
+        raise click.BadParameter(f"{str(out)!r} is not a file name; give a .csv or .md file", param_hint="--out")
+    folder = out.parent
+    if not folder.is_dir():
+        raise click.BadParameter(f"folder {str(folder)!r} of {str(out)!r} does not exist; create it first",
+                                 param_hint="--out")
+    if not os.access(folder, os.W_OK):
+        raise click.BadParameter(f"folder {str(folder)!r} is not writable; choose another place", param_hint="--out")
 
 
 def mnist1d_options(population: int, generations: int, steps: int | None):
@@ -132,6 +152,7 @@ def mnist1d_options(population: int, generations: int, steps: int | None):
 def run_mnist1d(measure, seeds: str, population: int, generations: int, steps: int | None, workers: int,
                 preset: str, out: Path | None, as_json: bool, **options) -> None:
     """Run one MNIST-1D benchmark, print its table and write it to ``out``."""
+    _check_out(out)
     scale = bench_mnist1d.Scale(preset, population, generations, steps, workers)
     logging.getLogger("evo.campaign").setLevel(logging.WARNING)
     try:

@@ -75,11 +75,30 @@ def test_feedback_ratio_is_warm_over_cold(tmp_path):
     assert out.read_text().startswith("| seed | donor | cold | warm | warm/cold |")
 
 
-@pytest.mark.parametrize("seeds", ["", "0,x"])
-def test_invalid_seed_list(seeds):
+@pytest.mark.parametrize("seeds, message", [
+    ("", "not a comma-separated list"),
+    ("0,x", "not a comma-separated list"),
+    ("0,,1", "not a comma-separated list"),
+    ("0,0", "seed 0 more than once"),
+    ("-1", "negative seed"),
+])
+def test_invalid_seed_list(seeds, message):
     result = invoke("feedback", "--seeds", seeds)
     assert result.exit_code == 2
     assert "--seeds" in result.output
+    assert message in result.output
+
+
+@pytest.mark.parametrize("out, message", [
+    ("{tmp}/missing/table.md", "does not exist; create it first"),
+    ("", "is not a file name"),
+])
+def test_bad_out_is_rejected_before_running(tmp_path, out, message):
+    result = invoke("mnist1d-strategies", *TINY, "--out", out.format(tmp=tmp_path))
+
+    assert result.exit_code == 2
+    assert message in result.output
+    assert "engine/random" not in result.output, "rejected before any campaign ran"
 
 
 def test_markdown_table_adds_mean_row(tmp_path):
