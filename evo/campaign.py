@@ -35,7 +35,7 @@ from tqdm.contrib.logging import logging_redirect_tqdm
 
 import fitness
 from evo import adaptive, halving, transfer
-from evo.config import CampaignConfig, ConfigError
+from evo.config import TRANSFER_PREFIX, CampaignConfig, ConfigError
 from evo.executors import Job, make_executor, pause_point
 from evo.selection import (Member, constraint_values, constraint_violation, first_front, fitness_order, hypervolume,
                            reference_values, select_parents, select_survivors)
@@ -295,6 +295,11 @@ class Campaign:
             self.store.declare_objective(name, "maximize" if objective.maximize else "minimize", objective.unit)
         stored = self.store.campaign(self.config.name)
         if stored is None:
+            # Read the fronts of db: seeds first, so that a bad source leaves no half-made campaign
+            # whose stored config would then refuse the corrected one.
+            for name in self.config.search.seeds:
+                if name.startswith(TRANSFER_PREFIX):
+                    transfer.front_genomes(name)
             self.campaign_id = self.store.create_campaign(self.config.name, self.config.to_dict(), self.config.seed)
             log.info("campaign %r created in %s", self.config.name, self.store.path)
             self._skip_past_stored_node_ids()

@@ -91,6 +91,16 @@ def test_unknown_campaign_name_is_transfer_error(tmp_path, source):
         run_campaign(config)
 
 
+def test_bad_source_leaves_no_campaign_behind(tmp_path, source):
+    target = tmp_path / "new.sqlite"
+    with pytest.raises(TransferError, match="campaign 'nosuch' not found"):
+        run_campaign(smoke(target, name="new", seeds=(f"db:{source}#nosuch#front",), generations=0))
+
+    assert query(target, "SELECT name FROM campaigns") == []
+    run_campaign(smoke(target, name="new", seeds=(f"db:{source}#front",), generations=0))
+    assert query(target, "SELECT name, status FROM campaigns") == [("new", "finished")]
+
+
 def test_seeds_outside_space_are_skipped(tmp_path, source, caplog):
     config = smoke(tmp_path / "new.sqlite", name="new", seeds=(f"db:{source}#front", "linear"), generations=0)
     config = config.replace(space=dataclasses.replace(config.space, max_nodes=1))
