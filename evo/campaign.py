@@ -420,7 +420,8 @@ class Campaign:
                    "front": front_size, "hypervolume": volume, "seconds": seconds, "best": self._best()}
         log.info("generation %d: %d new (%d not ok), front %d, hypervolume %.4f, best %s, %.1f s",
                  number, len(children), failed, front_size, volume,
-                 ", ".join(f"{k} {v:.4g}" for k, v in summary["best"].items()), summary["seconds"])
+                 ", ".join(f"{k} {v:.4g}" for k, v in summary["best"].items()) or "none (nothing scored yet)",
+                 summary["seconds"])
         for observer in self.observers:
             observer(summary)
 

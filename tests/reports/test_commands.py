@@ -235,3 +235,27 @@ def test_operators_probabilities_need_adaptive_selection(family_db):
 
     assert result.exit_code == 1
     assert "adaptive operator selection" in result.output
+
+
+def test_front_of_generation_without_scored_members(tmp_path):
+    path = tmp_path / "timeouts.db"
+    genome = {"format": 1, "output": 1, "head": "flatten",
+              "nodes": [{"id": 1, "op": "linear", "params": {"width": 4}, "activation": "relu",
+                         "merge": "add", "inputs": [0]}]}
+    with Store(path) as store:
+        campaign = store.create_campaign("slow", {"search": {"objectives": ["accuracy", "flops"]}}, seed=0)
+        store.commit_generation(
+            campaign, 0,
+            individuals=[{"id": i, "genome": genome, "genome_hash": f"h{i}", "generation": 0, "origin": "seed"}
+                         for i in (1, 2)],
+            lineage=[],
+            evaluations=[{"individual_id": i, "status": "timeout", "objectives": {}, "task_key": "digits",
+                          "error": "evaluation timed out after 1 s"} for i in (1, 2)],
+            members=[1, 2], front=[], hypervolume=0.0, state={},
+        )
+
+    result = CliRunner().invoke(main, ["front", str(path)])
+
+    assert result.exit_code == 1
+    assert "the front of generation 0 of campaign 'slow' is empty" in result.output
+    assert "2 timeout" in result.output
