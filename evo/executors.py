@@ -311,7 +311,7 @@ class ProcessExecutor:
                                   f"{self._attempts[job.key]} times")))
                 else:
                     self._queue.appendleft(job)
-            elif self.timeout is not None and now - worker.started >= self.timeout:
+            elif self.timeout is not None and worker.taken and now - worker.started >= self.timeout:
                 self._busy.remove(worker)
                 self._stop(worker)
                 log.error("individual %d timed out after %.1f s; its worker was replaced",
