@@ -42,11 +42,11 @@ PAUSE_VARIABLE = "EVONAS_PAUSE_AT"
 _pause_counts: Counter[str] = Counter()
 
 DEFAULT_RETRIES = 2
-# A worker sends this when it takes a job, after its start-up. The evaluation time limit
+# A worker sends this when it starts a job, after its own start-up. The evaluation time limit
 # counts from then, so the start of a fresh worker (spawn, importing torch) is not charged
-# to the evaluation. A worker that has not taken its job this many seconds after it was
+# to the evaluation. A worker that has not started its job this many seconds after it was
 # handed out (or the time limit, if longer) counts as dead, and the job is retried.
-JOB_TAKEN = "job taken"
+JOB_STARTED = "job started"
 WORKER_START_LIMIT = 120.0
 EXECUTOR_PATTERN = re.compile(r"serial|process|dask-local:[1-9][0-9]*|dask://[^\s/:]+:[0-9]+")
 EXECUTOR_FORMS = "serial, process, dask-local:N or dask://HOST:PORT"
@@ -166,7 +166,7 @@ def _worker_main(connection: multiprocessing.connection.Connection, parent_pid: 
             return
         if job is None:
             return
-        connection.send(JOB_TAKEN)
+        connection.send(JOB_STARTED)
         connection.send(run_job(job))
 
 
@@ -175,8 +175,8 @@ class _Worker:
     process: Any
     connection: multiprocessing.connection.Connection
     job: Job | None = None
-    started: float = 0.0  # when the job was handed out, then when the worker took it
-    taken: bool = False
+    started: float = 0.0  # when the job was handed out, then when the worker started it
+    running: bool = False  # whether the worker has started the job
 
 
 class ProcessExecutor:
@@ -247,7 +247,7 @@ class ProcessExecutor:
     def _dispatch(self) -> None:
         while self._queue and len(self._busy) < self.workers:
             worker = self._idle.pop() if self._idle else self._start_worker()
-            worker.job, worker.started, worker.taken = self._queue.popleft(), time.monotonic(), False
+            worker.job, worker.started, worker.running = self._queue.popleft(), time.monotonic(), False
             try:
                 worker.connection.send(worker.job)
             except OSError:
@@ -258,8 +258,8 @@ class ProcessExecutor:
             self._busy.append(worker)
 
     def _limit(self, worker: _Worker) -> float:
-        """Seconds the worker may take from `worker.started` before it is stopped (timeout set)."""
-        return self.timeout if worker.taken else max(self.timeout, WORKER_START_LIMIT)
+        """Return the seconds the worker may run from `worker.started` before it is stopped (timeout set)."""
+        return self.timeout if worker.running else max(self.timeout, WORKER_START_LIMIT)
 
     def _step(self) -> None:
         """Hand out queued jobs, wait for one event, and move finished jobs to _finished."""
@@ -277,8 +277,8 @@ class ProcessExecutor:
                     record = worker.connection.recv()
                 except (EOFError, OSError):
                     record = None
-                if record == JOB_TAKEN:
-                    worker.started, worker.taken = now, True
+                if record == JOB_STARTED:
+                    worker.started, worker.running = now, True
                     continue
                 self._busy.remove(worker)
                 if record is not None:
@@ -298,27 +298,28 @@ class ProcessExecutor:
                     log.warning("worker died on individual %d (exit code %s); retry %d of %d",
                                 job.key, exit_code, attempts, self.retries)
                     self._queue.appendleft(job)
-            elif self.timeout is not None and not worker.taken and now - worker.started >= self._limit(worker):
-                # It never took the job: a worker that failed to start costs a retry, like one that died.
+            elif self.timeout is not None and now - worker.started >= self._limit(worker):
                 self._busy.remove(worker)
                 self._stop(worker)
-                self._attempts[job.key] += 1
-                log.warning("worker did not start individual %d within %.0f s; retry %d of %d",
-                            job.key, now - worker.started, self._attempts[job.key], self.retries)
-                if self._attempts[job.key] > self.retries:
+                if worker.running:
+                    log.error("individual %d timed out after %.1f s; its worker was replaced",
+                              job.key, now - worker.started)
                     self._finished.append((job.key, failure_record(
-                        "failed", f"worker process did not start within {self._limit(worker):g} s, "
-                                  f"{self._attempts[job.key]} times")))
+                        "timeout", f"evaluation timed out after {self.timeout:g} s (run.evaluation_timeout)",
+                        now - worker.started)))
+                    continue
+                # A worker that never started its job costs a retry, like one that died.
+                self._attempts[job.key] += 1
+                attempts, limit = self._attempts[job.key], self._limit(worker)
+                if attempts > self.retries:
+                    log.error("worker did not start individual %d within %.0f s, %d times; giving up",
+                              job.key, limit, attempts)
+                    self._finished.append((job.key, failure_record(
+                        "failed", f"worker process did not start within {limit:g} s, {attempts} times")))
                 else:
+                    log.warning("worker did not start individual %d within %.0f s; retry %d of %d",
+                                job.key, limit, attempts, self.retries)
                     self._queue.appendleft(job)
-            elif self.timeout is not None and worker.taken and now - worker.started >= self.timeout:
-                self._busy.remove(worker)
-                self._stop(worker)
-                log.error("individual %d timed out after %.1f s; its worker was replaced",
-                          job.key, now - worker.started)
-                self._finished.append((job.key, failure_record(
-                    "timeout", f"evaluation timed out after {self.timeout:g} s (run.evaluation_timeout)",
-                    now - worker.started)))
 
     def interrupt(self) -> None:
         """Mark the executor closed and kill its busy workers, from any thread.

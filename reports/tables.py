@@ -78,12 +78,12 @@ def _missing_front_message(store, campaign: dict, generation: int | None) -> str
         return (f"campaign {name!r} in {store.path} has no committed generation yet; "
                 f"wait for generation 0 to finish (evo status {store.path})")
     numbers = sorted(int(n) for n in generations["number"])
-    wanted = numbers[-1] if generation is None else generation
-    if wanted in numbers:
+    number = numbers[-1] if generation is None else generation
+    if number in numbers:
         statuses = store.evaluations(campaign["id"], latest=True)["status"].value_counts()
         counts = ", ".join(f"{count} {status}" for status, count in statuses.items())
-        return (f"the front of generation {wanted} of campaign {name!r} is empty: no individual has a finite "
+        return (f"the front of generation {number} of campaign {name!r} is empty: no individual has a finite "
                 f"value for every objective (latest evaluations: {counts or 'none'}); "
                 f"see evo status {store.path} and the errors in the evaluations table")
-    return (f"campaign {name!r} has no committed generation {wanted}; "
+    return (f"campaign {name!r} has no committed generation {number}; "
             f"committed generations are {numbers[0]} to {numbers[-1]}")
