@@ -31,10 +31,12 @@ while time.monotonic() < deadline:
                 committed = store.db.execute(
                     "SELECT COUNT(*) FROM individuals WHERE generation <= COALESCE("
                     "(SELECT MAX(number) FROM generations), -1)").fetchone()[0]
+                # Read in the same snapshot as the summary: a commit between two reads would
+                # make their counts differ without either read seeing half a generation.
+                frame = pd.read_sql_query("SELECT * FROM latest_evaluation", store.db.conn)
             # A reader sees whole generations only: every individual belongs to one.
             if summary["individuals"] != committed:
                 errors.append(f"half a generation: {summary['individuals']} individuals, {committed} committed")
-            frame = pd.read_sql_query("SELECT * FROM latest_evaluation", store.db.conn)
             if len(frame) != summary["individuals"]:
                 errors.append(f"{len(frame)} evaluated of {summary['individuals']} individuals")
             generations.add(summary["generation"])
