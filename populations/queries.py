@@ -202,11 +202,8 @@ class LineageIndex:
         weights = np.ones(len(links), dtype=np.float64)
         # Row i of `_up` lists the parents of individual i, and row i of `_down` its children.
         # The walks only follow the stored column indices, so the summed weights are unused.
-        self._up = csr_array((weights, (children, parents)), shape=(size, size))
-        self._down = csr_array((weights, (parents, children)), shape=(size, size))
-        for graph in (self._up, self._down):
-            graph.sum_duplicates()
-            graph.sort_indices()
+        self._up = _compact(csr_array((weights, (children, parents)), shape=(size, size)))
+        self._down = _compact(csr_array((weights, (parents, children)), shape=(size, size)))
         self._scratch = np.zeros(size, dtype=np.int32)  # SciPy's BFS uses int32 node ids too
         self._version = version
         self.build_seconds = time.perf_counter() - started
@@ -290,18 +287,33 @@ class LineageIndex:
             return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
         # Breadth-first search appends a node when its predecessor leaves the queue, so the
         # predecessors' positions in `order` never decrease. Each level is therefore the run of
-        # nodes whose predecessor lies in the previous level. `at_or_before[p]` counts the
-        # nodes whose predecessor sits at position p or earlier, which gives each run's end.
+        # nodes whose predecessor lies in the previous level.
         count = order.size
         positions = self._scratch
         positions[order] = np.arange(count, dtype=positions.dtype)
         predecessor_positions = positions[predecessors[order[1:]]]
-        at_or_before = np.cumsum(np.bincount(predecessor_positions, minlength=count))
+        # The next level ends after the last node whose predecessor lies before the current
+        # level's end. The scalar has the array's dtype, or searchsorted would copy the array.
+        as_position = predecessor_positions.dtype.type
         boundaries = [1]
         while boundaries[-1] < count:
-            boundaries.append(1 + int(at_or_before[boundaries[-1] - 1]))
+            boundaries.append(1 + int(predecessor_positions.searchsorted(as_position(boundaries[-1]))))
         depths = np.repeat(np.arange(1, len(boundaries), dtype=np.int64), np.diff(boundaries))
         return order[1:].astype(np.int64), depths
+
+
+def _compact(graph: csr_array) -> csr_array:
+    """Return `graph` with sorted, merged entries and 32-bit indices where the ids fit.
+
+    SciPy's breadth-first search reads 32-bit indices in about two thirds of the time it
+    needs for 64-bit ones on a graph of a million individuals.
+    """
+    graph.sum_duplicates()
+    graph.sort_indices()
+    if graph.shape[0] >= np.iinfo(np.int32).max or graph.nnz >= np.iinfo(np.int32).max:
+        return graph
+    return csr_array((graph.data, graph.indices.astype(np.int32), graph.indptr.astype(np.int32)),
+                     shape=graph.shape)
 
 
 _indexes: weakref.WeakKeyDictionary[Store, LineageIndex] = weakref.WeakKeyDictionary()
