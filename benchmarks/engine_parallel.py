@@ -6,7 +6,11 @@ Efficiency is serial wall time / (2 x parallel wall time). The three databases m
 the same individuals and objective values, which the script checks.
 
     python benchmarks/engine_parallel.py [--population 16] [--generations 2] [--steps 300]
-        [--algorithm generational|steady_state|aging] [--concurrency 4]
+        [--algorithm generational|steady_state|aging] [--concurrency 4] [--compare-order]
+
+The parallel runs hand out each generation's jobs costliest first (most FLOPs), as the
+engine does. --compare-order adds a run of each parallel executor that keeps the jobs in the
+order the children were made, before the run that sorts them, so both see similar load.
 """
 
 from __future__ import annotations
@@ -67,6 +71,8 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=300, help="training steps per evaluation")
     parser.add_argument("--algorithm", default="generational", help="generational, steady_state or aging")
     parser.add_argument("--concurrency", type=int, default=4, help="children in flight (asynchronous algorithms)")
+    parser.add_argument("--compare-order", action="store_true",
+                        help="also run each parallel executor with the jobs in the order they were made")
     arguments = parser.parse_args()
 
     base = load_preset("smoke")
@@ -78,24 +84,33 @@ def main() -> None:
     timings, contents = {}, {}
     load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory() as folder:
-        for executor, workers in (("serial", 1), ("process", 2), ("dask-local:2", 2)):
-            path = Path(folder) / f"{executor.replace(':', '-')}.sqlite"
+        runs = [("serial", 1, True)]
+        for executor in ("process", "dask-local:2"):
+            if arguments.compare_order:
+                runs.append((executor, 2, False))
+            runs.append((executor, 2, True))
+        for executor, workers, longest_first in runs:
+            label = executor if longest_first or executor == "serial" else f"{executor}, as made"
+            path = Path(folder) / f"{label.replace(':', '-').replace(', ', '-').replace(' ', '-')}.sqlite"
             config = base.with_overrides(db=str(path), executor=executor, workers=workers)
             started = time.perf_counter()
             with Store(path) as store:
-                Campaign(config, store, progress=False).run()
-            timings[executor] = time.perf_counter() - started
-            contents[executor] = results(path)
+                campaign = Campaign(config, store, progress=False)
+                if not longest_first:
+                    campaign.longest_first = lambda jobs, by_id, executor: jobs
+                campaign.run()
+            timings[label] = time.perf_counter() - started
+            contents[label] = results(path)
 
     print(f"{arguments.algorithm}, population {arguments.population}, {arguments.generations} generations after the first, "
           f"{arguments.steps} training steps, {len(contents['serial'])} evaluations")
     for executor, seconds in timings.items():
-        line = f"{executor:<13} {seconds:7.2f} s"
+        line = f"{executor:<22} {seconds:7.2f} s"
         if executor != "serial":
             line += f"   efficiency {timings['serial'] / (2 * seconds):.1%}"
             line += "   same results" if contents[executor] == contents["serial"] else "   RESULTS DIFFER"
         print(line)
-    print(f"machine       {machine_efficiency(arguments.steps):.1%} efficiency running the same evaluations "
+    print(f"machine                {machine_efficiency(arguments.steps):.1%} efficiency running the same evaluations "
           "on 2 started worker processes instead of 1, without the engine")
     print(f"load average (1 min) {load_before:.2f} before the campaigns, {os.getloadavg()[0]:.2f} at the end")
 

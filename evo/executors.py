@@ -120,6 +120,7 @@ class SerialExecutor:
 
     name = "serial"
     workers = 1
+    concurrent = False  # runs one job at a time, so the order of a batch cannot change its wall time
 
     def __init__(self) -> None:
         self._queue: deque[Job] = deque()
@@ -188,6 +189,11 @@ class ProcessExecutor:
     """
 
     name = "process"
+
+    @property
+    def concurrent(self) -> bool:
+        """Whether jobs can run side by side, so that a batch should start with its longest jobs."""
+        return self.workers > 1
 
     def __init__(self, workers: int, *, timeout: float | None = None, retries: int = DEFAULT_RETRIES):
         self.workers = workers
@@ -405,6 +411,8 @@ class DaskExecutor:
     The scheduler reruns a task whose worker died, up to its ``distributed.scheduler.allowed-failures``
     setting (3 in distributed 2026.8.0), and ``retries`` reruns a task that raised.
     """
+
+    concurrent = True  # also with one worker now: more can join a running scheduler
 
     def __init__(self, spec: str, *, timeout: float | None = None, retries: int = DEFAULT_RETRIES,
                  connect_timeout: float = 30.0):

@@ -173,6 +173,7 @@ def _evaluate_rung(campaign: Campaign, candidates: list[Individual], number: int
                         inherit=campaign._inheritance(child, parents), keep_weights=inherit))
 
     by_id = {child.id: child for child in candidates}
+    jobs = campaign.longest_first(jobs, by_id, executor)
     bar = tqdm(total=len(jobs), desc=f"generation {number} rung {rung}", unit="eval",
                disable=not campaign.progress, leave=False)
     with logging_redirect_tqdm():
