@@ -128,6 +128,7 @@ def _run_campaign(config: CampaignConfig, quiet: bool) -> None:
     from genomes import GenomeError
 
     # SIGTERM (a scheduler or `kill`) stops the campaign like Ctrl-C does.
+    _received_signal[0] = signal.SIGINT
     previous_handler = signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
     try:
         with Store(path) as store:
@@ -139,7 +140,8 @@ def _run_campaign(config: CampaignConfig, quiet: bool) -> None:
         _mark_stopped(path, config.name)
         click.echo(f"\ninterrupted; the last committed generation is kept. Continue with: "
                    f"evo resume {path} --campaign {config.name}", err=True)
-        sys.exit(130)
+        # The shell's convention, 128 + the signal number: 130 for Ctrl-C, 143 for SIGTERM.
+        sys.exit(128 + _received_signal[0])
     finally:
         signal.signal(signal.SIGTERM, previous_handler)
     choose = f" --campaign {config.name}" if several else ""
@@ -148,7 +150,12 @@ def _run_campaign(config: CampaignConfig, quiet: bool) -> None:
     click.echo(f"see the front with: evo front {path}{choose}")
 
 
+# The signal that stopped the running campaign; Ctrl-C arrives as KeyboardInterrupt alone.
+_received_signal = [signal.SIGINT]
+
+
 def _raise_keyboard_interrupt(signum, frame) -> None:
+    _received_signal[0] = signum
     raise KeyboardInterrupt
 
 

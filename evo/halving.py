@@ -134,8 +134,8 @@ def evaluate_in_rungs(campaign: Campaign, children: list[Individual], number: in
             if not candidates:
                 break
         _evaluate_rung(campaign, candidates, number, rung, steps, history, executor)
-        log.info("generation %d rung %d: %d children evaluated at %d steps", number, rung, len(candidates),
-                 steps[rung])
+        log.info("generation %d rung %d: %d %s evaluated at %d steps", number, rung, len(candidates),
+                 "child" if len(candidates) == 1 else "children", steps[rung])
 
     for child in children:
         records = history[child.id]

@@ -55,7 +55,7 @@ def dump(path) -> list[tuple]:
         connection.close()
 
 
-def test_concurrent_batches_start_with_most_flops_and_give_the_same_rows(tmp_path, monkeypatch):
+def test_concurrent_batches_sorted_by_flops(tmp_path, monkeypatch):
     input_shape, num_classes = fitness.task_shapes(load_preset("smoke").task)
     ordered = run(tmp_path / "ordered.sqlite", monkeypatch, concurrent=True)
     plain = run(tmp_path / "plain.sqlite", monkeypatch, concurrent=False)
@@ -77,7 +77,7 @@ def test_concurrent_batches_start_with_most_flops_and_give_the_same_rows(tmp_pat
     (ProcessExecutor(1), False),
     (ProcessExecutor(2), True),
 ])
-def test_which_executors_reorder(executor, concurrent):
+def test_concurrent_executors(executor, concurrent):
     try:
         assert executor.concurrent is concurrent
     finally:
