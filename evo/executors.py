@@ -166,7 +166,11 @@ def _worker_main(connection: multiprocessing.connection.Connection, parent_pid: 
         except (EOFError, OSError):
             return
         if job is None:
-            return
+            # Every record has been sent, and nothing else in a worker needs saving. Skipping the
+            # interpreter's shutdown (torch's among it) saves about 0.7 s per worker at close.
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(0)
         connection.send(JOB_STARTED)
         connection.send(run_job(job))
 
@@ -342,11 +346,13 @@ class ProcessExecutor:
     def close(self) -> None:
         self._closed = True
         self._abandon()
+        # All workers are told first, so that they end side by side.
         for worker in self._idle:
             try:
                 worker.connection.send(None)
             except OSError:
                 pass
+        for worker in self._idle:
             worker.process.join(timeout=10)
             self._stop(worker)
         self._idle = []
