@@ -7,6 +7,7 @@ Exit status: 0 on success, 1 on a user error (one line naming the bad value and 
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import sys
 from pathlib import Path
@@ -33,6 +34,9 @@ def _setup_logging(verbose: int, quiet: bool) -> None:
     if not verbose:
         # One line per evaluation drowns the per-generation summary; -v brings them back.
         logging.getLogger("fitness").setLevel(max(level, logging.WARNING))
+        # Dask logs each client, worker and comm it opens or closes at INFO, and sets its own
+        # levels from its config when imported; -v brings these messages back.
+        os.environ.setdefault("DASK_LOGGING__DISTRIBUTED", "warning")
 
 
 def _open_store(db: str, readonly: bool = True):

@@ -25,6 +25,7 @@ import multiprocessing
 import multiprocessing.connection
 import os
 import re
+import signal
 import sys
 import threading
 import time
@@ -154,6 +155,9 @@ def _exit_when_orphaned(parent_pid: int) -> None:
 
 def _worker_main(connection: multiprocessing.connection.Connection, parent_pid: int | None = None) -> None:
     # Runs in a spawned worker: receive a Job, send back its record, until None or EOF.
+    # Ctrl-C in a terminal reaches the whole process group. The engine handles it and stops
+    # its workers, so a worker ignores it rather than print a KeyboardInterrupt traceback.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     if parent_pid is not None:
         threading.Thread(target=_exit_when_orphaned, args=(parent_pid,), daemon=True,
                          name="evonas-orphan-watch").start()
@@ -297,6 +301,9 @@ class ProcessExecutor:
                     self._finished.append((job.key, record))
                     continue
                 self._stop(worker)
+                if self._closed:
+                    # interrupt() killed it: neither a retry nor a warning about a lost worker.
+                    raise ExecutorError("the process executor was closed while a job was running")
                 self._attempts[job.key] += 1
                 attempts, exit_code = self._attempts[job.key], worker.process.exitcode
                 if attempts > self.retries:
@@ -437,6 +444,9 @@ class DaskExecutor:
                 self._cluster = LocalCluster(n_workers=count, threads_per_worker=1, processes=False,
                                              host="127.0.0.1", protocol="tcp://", dashboard_address=None)
             self._client = Client(self._cluster)
+            # Its workers are threads here, and cancelling their tasks at a stop (Ctrl-C, a batch
+            # left early) makes each log a warning about a CancelledError that we caused.
+            logging.getLogger("distributed.worker.state_machine").setLevel(logging.ERROR)
             log.info("started a Dask LocalCluster of %d workers at %s", count, self._cluster.scheduler_address)
         else:
             address = "tcp://" + spec[len("dask://"):]
