@@ -66,7 +66,9 @@ def _print_status(summary: dict[str, Any]) -> None:
     click.echo(f"campaign     {summary['name']} ({summary['status']})")
     click.echo(f"generation   {summary['generation']}")
     click.echo(f"individuals  {summary['individuals']}")
-    click.echo(f"evaluations  {counts or 'none'}")
+    extra_rows = summary["evaluation_rows"] - sum(summary["evaluations"].values())
+    rows = f" (and {extra_rows} earlier {'row' if extra_rows == 1 else 'rows'}: rungs or re-evaluations)" if extra_rows else ""
+    click.echo(f"evaluations  {counts or 'none'}{rows}")
     progress = summary["progress"]
     if progress is not None:
         click.echo(f"in progress  generation {progress['number']}: {progress['done']} of {progress['planned']} done, "

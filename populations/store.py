@@ -702,7 +702,11 @@ class Store:
         - campaign_id, name, status, seed, created_at: from the campaign row.
         - generation, hypervolume: of the last committed generation, None before the first.
         - individuals: the number of individuals.
-        - evaluations: the number of evaluations per status, with every known status.
+        - evaluations: the number of evaluated individuals per status of their latest
+          evaluation, with every known status.
+        - evaluation_rows: the number of evaluation rows. It is larger than the sum of
+          `evaluations` when individuals have several: one per successive-halving rung, or
+          a later ``evo evaluate``.
         - best: per declared objective, the value, individual_id and direction of the
           best latest value among `ok` and `cached` evaluations. Objectives without a
           declared direction, or without any value, are left out.
@@ -722,11 +726,16 @@ class Store:
             status_counts.update(
                 self._db.execute(
                     "SELECT e.status, COUNT(*) FROM evaluations AS e"
-                    " JOIN individuals AS i ON i.id = e.individual_id"
-                    " WHERE i.campaign_id = ? GROUP BY e.status",
+                    " JOIN (SELECT MAX(v.id) AS id FROM evaluations AS v"
+                    "       JOIN individuals AS i ON i.id = v.individual_id"
+                    "       WHERE i.campaign_id = ? GROUP BY v.individual_id) AS latest ON latest.id = e.id"
+                    " GROUP BY e.status",
                     [campaign_id],
                 ).fetchall()
             )
+            evaluation_rows = self._db.execute(
+                "SELECT COUNT(*) FROM evaluations AS e JOIN individuals AS i ON i.id = e.individual_id"
+                " WHERE i.campaign_id = ?", [campaign_id]).fetchone()[0]
             best = self._best_values(campaign_id)
         return {
             "campaign_id": campaign["id"],
@@ -738,6 +747,7 @@ class Store:
             "hypervolume": None if last is None else last[1],
             "individuals": individual_count,
             "evaluations": status_counts,
+            "evaluation_rows": evaluation_rows,
             "best": best,
         }
 

@@ -126,6 +126,21 @@ def _three_generations(store, campaign_id):
     )
 
 
+def test_summary_counts_each_individual_once(store, campaign_id):
+    _three_generations(store, campaign_id)
+    # Two rows for one individual, as successive halving stores one per rung.
+    _commit(store, campaign_id, 3, new=[6],
+            evaluations=[evaluation(6, accuracy=0.5, flops=90.0), evaluation(6, status="failed")],
+            members=[1, 5, 6], front=[5, 1])
+
+    summary = store.summary(campaign_id)
+
+    assert summary["individuals"] == 6
+    assert summary["evaluations"]["ok"] == 4
+    assert summary["evaluations"]["failed"] == 2
+    assert summary["evaluation_rows"] == 7
+
+
 def test_current_front_view(store, campaign_id):
     _three_generations(store, campaign_id)
 
