@@ -349,9 +349,9 @@ class Campaign:
         if self.config.search.inherit_weights:
             self._load_weights()
 
-    def _load_weights(self) -> None:
-        """Read the stored weights of the population members, for their children to inherit."""
-        for ind in self.population:
+    def _load_weights(self, individuals: Sequence[Individual] | None = None) -> None:
+        """Read the stored weights of individuals (the population by default), for their children to inherit."""
+        for ind in self.population if individuals is None else individuals:
             try:
                 self.weights[ind.id] = load_weights(self.store.db, ind.id)
             except WeightsNotFoundError:
@@ -695,7 +695,8 @@ class Campaign:
     def _inheritance(self, child: Individual, parents: dict[int, Individual]) -> dict[str, Any] | None:
         """Return the ``inherit`` argument of the child's evaluation, or None to train from scratch.
 
-        The child inherits from its first parent, which for a crossover is the fitter one.
+        The child inherits from its first parent. For a generational crossover that is the
+        fitter one, and for an asynchronous one the winner of the first tournament.
         """
         if not self.config.search.inherit_weights or not child.parents:
             return None
@@ -705,13 +706,15 @@ class Campaign:
             return None
         return {"genome": parent.genome.to_dict(), "weights": weights}
 
-    def _reuse_weights(self, child: Individual) -> None:
+    def _reuse_weights(self, child: Individual, holders: Sequence[Individual] | None = None) -> None:
         """Give a cached child the weights kept for its genome hash, if there are any.
 
-        The hash was evaluated in an earlier generation, so its weights are held by a population
-        member or were stored at that generation's commit.
+        The hash was evaluated earlier, so its weights are held in memory by one of
+        ``holders`` (the population by default) or were stored at the commit of its
+        individual. The asynchronous loop also passes the children that joined since the
+        last commit, whose weights are not stored yet.
         """
-        for ind in self.population:
+        for ind in self.population if holders is None else holders:
             if ind.genome_hash == child.genome_hash and ind.id in self.weights:
                 self.weights[child.id] = self.weights[ind.id]
                 return

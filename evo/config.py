@@ -170,19 +170,9 @@ class SearchConfig:
                 "[search] constraints: latency is limited but not measured; add \"latency\" to "
                 "[search] objectives or remove the latency limit"
             )
-        if limits and self.algorithm != "generational":
-            raise ConfigError(
-                f"[search] constraints need algorithm = \"generational\", not {self.algorithm!r}; "
-                f"the asynchronous loops do not rank by constraint violation yet"
-            )
         object.__setattr__(self, "constraints", limits)
         if not isinstance(self.inherit_weights, bool):
             raise ConfigError(f"[search] inherit_weights = {self.inherit_weights!r} is invalid; use true or false")
-        if self.inherit_weights and self.algorithm != "generational":
-            raise ConfigError(
-                f"[search] inherit_weights = true needs algorithm = \"generational\", not {self.algorithm!r}; "
-                f"the asynchronous loops do not pass weights to their children"
-            )
 
     def _check_feedback_settings(self) -> None:
         """Validate adaptive_operators, operator_floor, transfer_operators, transfer_motifs and motif_count."""

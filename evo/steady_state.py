@@ -19,6 +19,14 @@ The database keeps its meaning: every ``offspring`` children that join form one 
 generation (members, front, hypervolume, state). Children in flight at a commit are stored
 in the generation's state, and their finished evaluations in staged_evaluations, so a kill
 loses nothing.
+
+Constraints and weight inheritance mean what they mean in the generational loop. Every
+ranking (parent tournaments, the aging tournament, survivor truncation, the stored front)
+uses Campaign._members, so a feasible member beats an infeasible one. With
+``inherit_weights`` a child's job carries its first parent's trained weights, and each
+commit stores the weights of the children that joined. A resume submits the children that
+were in flight again with the same parent weights, read from the database when that parent
+has left the population since.
 """
 
 from __future__ import annotations
@@ -61,6 +69,7 @@ class AsynchronousLoop:
         self.slots: dict[int, int] = {}
         self.finished: dict[int, dict[str, Any]] = {}
         self.joined: list[Individual] = []
+        self.inherit = self.search.inherit_weights
 
     # -- state ----------------------------------------------------------------------------------
 
@@ -77,6 +86,45 @@ class AsynchronousLoop:
         next_id = max(int(state.get("next_individual_id", 0)), campaign.store.next_individual_id())
         return slots_used, next_id
 
+    def _restored_parents(self) -> dict[int, Individual]:
+        """Load the first parents of the children in flight that have left the population, with their weights.
+
+        Such a parent was committed no later than the commit that stored the child in
+        flight, because joins follow the order of making. So its weights are in the file
+        if its evaluation was ok, or under its genome hash if it was a cached repeat.
+        """
+        campaign = self.campaign
+        members = {ind.id for ind in campaign.population}
+        former_ids = {child.parents[0] for child in self.in_flight if child.parents} - members
+        if not former_ids:
+            return {}
+        rows = campaign.store.individuals(campaign.campaign_id).set_index("id")
+        parents = []
+        for parent_id in sorted(former_ids):
+            row = rows.loc[parent_id]
+            genome = row["genome"] if isinstance(row["genome"], dict) else json.loads(row["genome"])
+            parents.append(Individual(int(parent_id), Genome.from_dict(genome), row["genome_hash"],
+                                      int(row["generation"]), row["origin"]))
+        campaign._load_weights(parents)
+        without_weights = [parent.id for parent in parents if parent.id not in campaign.weights]
+        if without_weights:
+            log.info("no stored weights for parents %s, so their children in flight train from scratch",
+                     without_weights)
+        return {parent.id: parent for parent in parents}
+
+    def _drop_unneeded_weights(self) -> None:
+        """Keep only the weights that a later step can read: those of members, and of children not committed.
+
+        A child in flight carries its parent's weights in its job, and a resume reads a
+        parent that has left the population from the database, so a dead parent's weights
+        are not needed in memory.
+        """
+        campaign = self.campaign
+        needed = {ind.id for ind in campaign.population}
+        needed.update(child.id for child in self.joined)
+        needed.update(child.id for child in self.in_flight)
+        campaign.weights = {ind_id: data for ind_id, data in campaign.weights.items() if ind_id in needed}
+
     def _in_flight_state(self) -> list[dict[str, Any]]:
         return [{"id": c.id, "slot": self.slots[c.id], "genome": c.genome.to_dict(), "genome_hash": c.genome_hash,
                  "generation": c.generation, "origin": c.origin, "parents": list(c.parents), "operator": c.operator}
@@ -85,7 +133,7 @@ class AsynchronousLoop:
     # -- making children ------------------------------------------------------------------------
 
     def _members(self, individuals) -> list[Member]:
-        return [Member(ind.id, ind.objectives, self.campaign.objective_names) for ind in individuals]
+        return self.campaign._members(individuals)
 
     def _pick_parent(self, rng: np.random.Generator) -> Individual:
         population = self.campaign.population
@@ -116,19 +164,31 @@ class AsynchronousLoop:
             log.debug("no operator applied to parent %d; no child number %d", first.id, index)
         return child
 
-    def _submit(self, child: Individual) -> None:
+    def _submit(self, child: Individual, former_parents: dict[int, Individual] | None = None) -> None:
+        """Reuse a scored or staged evaluation of the child, or hand its job to the executor.
+
+        former_parents are parents that have left the population, which a resume loads so
+        that children in flight inherit the weights they inherited before the kill.
+        """
         campaign = self.campaign
         reuse = campaign.known.get(child.genome_hash) or campaign._stored_evaluation(child.genome_hash)
         if reuse is not None and reuse.get("status") in SCORED:
             self.finished[child.id] = {**reuse, "status": "cached", "seconds": 0.0}
+            if self.inherit:
+                campaign._reuse_weights(child, campaign.population + self.joined)
             return
         staged = campaign.staged.get((child.id, child.genome_hash))
-        if staged is not None:
+        # Staged records carry no weights, so an inheriting campaign trains such a child again,
+        # with the same seed and parent weights, which gives the same result.
+        if staged is not None and not (self.inherit and staged.get("status") == "ok"):
             self.finished[child.id] = staged
             return
+        parents = {ind.id: ind for ind in campaign.population}
+        parents.update(former_parents or {})
         self.executor.submit(Job(child.id, child.genome.to_dict(), campaign.config.task.to_dict(),
                                  campaign.config.budget.to_dict(), derived_seed(campaign.config.seed, child.id),
-                                 campaign.objective_names))
+                                 campaign.objective_names, inherit=campaign._inheritance(child, parents),
+                                 keep_weights=self.inherit))
 
     # -- joining and committing -----------------------------------------------------------------
 
@@ -152,9 +212,14 @@ class AsynchronousLoop:
         volume = hypervolume(members, campaign.reference)
         children = [child for child in self.joined if child.generation == number]
         self.joined = [child for child in self.joined if child.generation != number]
+        # Campaign._commit keeps only the members' weights, but finished children in flight
+        # still need theirs when they join.
+        in_flight_weights = {child.id: campaign.weights[child.id] for child in self.in_flight
+                             if child.id in campaign.weights}
         campaign._commit(number, children, front, volume, None,
                          extra_state={"in_flight": self._in_flight_state(), "slots_used": slots_used,
                                       "next_individual_id": next_id})
+        campaign.weights.update(in_flight_weights)
         pause_point("generation_committed")
         campaign._report(number, children, len(front), volume, time.perf_counter() - started)
 
@@ -173,8 +238,10 @@ class AsynchronousLoop:
         campaign.staged = campaign.store.staged_evaluations(campaign.campaign_id)
         seen = set(campaign.known) | set(campaign.store.individuals(campaign.campaign_id)["genome_hash"])
         seen |= {child.genome_hash for child in self.in_flight}
+        former_parents = self._restored_parents() if self.inherit else {}
         for child in self.in_flight:
-            self._submit(child)
+            self._submit(child, former_parents)
+        self._drop_unneeded_weights()
         number = start
         started = time.perf_counter()
         campaign.store.start_generation(campaign.campaign_id, number, planned=self.per_generation, workers=workers)
@@ -199,6 +266,9 @@ class AsynchronousLoop:
                 oldest = self.in_flight[0]
                 while oldest.id not in self.finished:
                     key, record = self.executor.next_result()
+                    weights = record.pop("weights", None)
+                    if weights is not None:
+                        campaign.weights[key] = weights
                     self.finished[key] = record
                     child = next(c for c in self.in_flight if c.id == key)
                     campaign.store.stage_evaluation(campaign.campaign_id, child.generation, key, child.genome_hash,
@@ -208,6 +278,8 @@ class AsynchronousLoop:
                 self.in_flight.pop(0)
                 oldest.record = self.finished.pop(oldest.id)
                 self._join(oldest)
+                if self.inherit:
+                    self._drop_unneeded_weights()
                 continue
 
             # Every slot of generation `number` has joined.
