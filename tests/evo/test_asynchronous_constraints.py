@@ -18,7 +18,7 @@ from evo.campaign import Campaign, Individual, derived_seed
 from evo.config import CampaignConfig, load_preset
 from evo.steady_state import AsynchronousLoop
 from populations import Store
-from populations.weights import load_weights
+from populations.weights import load_weights, weights_by_hash
 
 PARAMS_LIMIT = 2000
 
@@ -215,9 +215,35 @@ def test_child_trained_from_parent_weights(tmp_path, algorithm):
     assert inherited.objectives["accuracy"] == stored_accuracy
     assert scratch.weights != child_weights
     # After each commit only the members' weights and those of children in flight stay in memory.
-    assert len(held_for_others) == config.search.generations + 1
-    assert max(len(ids) for ids in held_for_others) <= config.search.concurrency
+    states = query(config.db_path, "SELECT number, state FROM generations ORDER BY number")
+    assert len(held_for_others) == len(states)
+    for (number, state), ids in zip(states, held_for_others):
+        in_flight = {child["id"] for child in json.loads(state).get("in_flight", [])}
+        assert ids <= in_flight, number
     assert set(campaign.weights) <= {ind.id for ind in campaign.population}
+
+
+@pytest.mark.parametrize("algorithm", ["steady_state", "aging"])
+def test_cached_children_reuse_weights(tmp_path, algorithm):
+    config = inheriting_config(tmp_path / "cache.sqlite", algorithm)
+    run_campaign(config)
+    # The same search under another name finds every genome scored in the file already.
+    repeat = config.replace(name="repeat")
+    with Store(config.db_path) as store:
+        campaign = Campaign(repeat, store, progress=False)
+        members_without_weights = []
+        campaign.observers.append(lambda summary: members_without_weights.extend(
+            ind.id for ind in campaign.population if ind.id not in campaign.weights))
+        campaign.run()
+        reused_from_file = all(campaign.weights[ind.id] == weights_by_hash(store.db, ind.genome_hash)
+                               for ind in campaign.population)
+    statuses = query(config.db_path, "SELECT DISTINCT e.status FROM evaluations AS e JOIN individuals AS i"
+                                     " ON i.id = e.individual_id JOIN campaigns AS c ON c.id = i.campaign_id"
+                                     " WHERE c.name = 'repeat'")
+
+    assert statuses == [("cached",)]
+    assert members_without_weights == []
+    assert reused_from_file
 
 
 def test_inheritance_serial_equals_two_processes(tmp_path):
