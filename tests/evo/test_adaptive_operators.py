@@ -6,11 +6,12 @@ import numpy as np
 import pytest
 
 from evo.adaptive import AdaptivePursuit, OperatorSelection
-from evo.campaign import Campaign
 from evo.config import CampaignConfig, ConfigError, load_preset
 from populations import Store
 from reports.adaptive import operator_probabilities
 from reports.report import write_report
+
+from campaign_helpers import run_campaign
 
 FLOOR = 0.05
 
@@ -19,11 +20,6 @@ def adaptive_config(path, **search):
     config = load_preset("smoke").with_overrides(db=str(path))
     settings = {"adaptive_operators": True, "operator_floor": FLOOR, "generations": 3, **search}
     return config.replace(search=dataclasses.replace(config.search, **settings))
-
-
-def run_campaign(config):
-    with Store(config.db_path) as store:
-        return Campaign(config, store, progress=False).run()
 
 
 def stored_states(path):

@@ -6,39 +6,20 @@ import dataclasses
 import json
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 
 import pytest
 
-from evo.campaign import Campaign
 from evo.config import ConfigError, load_preset
-from populations import Store
+
+from campaign_helpers import results, run_campaign
 
 
 def async_config(db, algorithm, **run):
     config = load_preset("smoke")
     search = dataclasses.replace(config.search, algorithm=algorithm, generations=2, concurrency=3)
     return config.replace(search=search).with_overrides(db=str(db), **run)
-
-
-def run_campaign(config):
-    with Store(config.db_path) as store:
-        return Campaign(config, store, progress=False).run()
-
-
-def results(path):
-    connection = sqlite3.connect(path)
-    try:
-        return [
-            connection.execute("SELECT id, genome_hash, generation, origin FROM individuals ORDER BY id").fetchall(),
-            connection.execute("SELECT child_id, parent_id, operator FROM lineage ORDER BY child_id, parent_id").fetchall(),
-            connection.execute("SELECT individual_id, status, accuracy, flops FROM evaluations ORDER BY id").fetchall(),
-            connection.execute("SELECT number, members, front, hypervolume FROM generations ORDER BY number").fetchall(),
-        ]
-    finally:
-        connection.close()
 
 
 def test_steady_state_process_pool_matches_serial(tmp_path):

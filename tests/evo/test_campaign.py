@@ -9,9 +9,11 @@ import numpy as np
 import pytest
 import torch
 
-from evo.campaign import Campaign, restore_global_rng_states
+from evo.campaign import restore_global_rng_states
 from evo.config import ConfigError, load_preset
 from populations import Store
+
+from campaign_helpers import rows, run_campaign
 
 # The package re-exports the function under the same name, so fetch the module itself.
 evaluate_module = importlib.import_module("fitness.evaluate")
@@ -23,20 +25,6 @@ def smoke_config(tmp_path, **search):
     if search:
         config = config.replace(search=dataclasses.replace(config.search, **search))
     return config
-
-
-def run_campaign(config, observers=()):
-    with Store(config.db_path) as store:
-        return Campaign(config, store, progress=False, observers=observers).run()
-
-
-def rows(path, sql):
-    connection = sqlite3.connect(path)
-    connection.row_factory = sqlite3.Row
-    try:
-        return [dict(row) for row in connection.execute(sql)]
-    finally:
-        connection.close()
 
 
 def snapshot(path):

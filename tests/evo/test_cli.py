@@ -6,6 +6,8 @@ from click.testing import CliRunner
 
 from evo.cli import main
 
+from campaign_helpers import wait_for_commit
+
 
 @pytest.fixture(scope="module")
 def smoke_db(tmp_path_factory):
@@ -119,25 +121,6 @@ def test_every_command_has_help(command):
     assert "Usage" in result.output
 
 
-def wait_for_first_commit(path, process, timeout=120):
-    import time
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        assert process.poll() is None, "the campaign ended before it could be interrupted"
-        if path.exists():
-            connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-            try:
-                if connection.execute("SELECT COUNT(*) FROM generations").fetchone()[0]:
-                    return
-            except sqlite3.OperationalError:
-                pass
-            finally:
-                connection.close()
-        time.sleep(0.2)
-    raise AssertionError("no generation was committed in time")
-
-
 @pytest.mark.parametrize("signal_name", ["SIGINT", "SIGTERM"])
 def test_interrupted_campaign_is_marked_stopped(tmp_path, signal_name):
     import signal
@@ -149,7 +132,7 @@ def test_interrupted_campaign_is_marked_stopped(tmp_path, signal_name):
                                 "--generations", "500", "--db", str(path)],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        wait_for_first_commit(path, process)
+        wait_for_commit(path, process)
         process.send_signal(getattr(signal, signal_name))
         _, stderr = process.communicate(timeout=60)
     finally:

@@ -4,29 +4,13 @@ from __future__ import annotations
 
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
 
 import pytest
 
-
-def wait_for_commit(path, process, timeout=120.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        assert process.poll() is None, "the campaign ended before it could be interrupted"
-        if path.exists():
-            connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-            try:
-                if connection.execute("SELECT COUNT(*) FROM generations").fetchone()[0]:
-                    return
-            except sqlite3.OperationalError:
-                pass
-            finally:
-                connection.close()
-        time.sleep(0.2)
-    raise AssertionError("no generation was committed in time")
+from campaign_helpers import wait_for_commit
 
 
 def group_alive(group: int) -> bool:

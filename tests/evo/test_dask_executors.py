@@ -8,7 +8,6 @@ from __future__ import annotations
 import os
 import signal
 import socket
-import sqlite3
 import subprocess
 import sys
 import threading
@@ -16,35 +15,16 @@ import time
 
 import pytest
 
-from evo.campaign import Campaign
 from evo.config import load_preset
 from evo.executors import DaskExecutor, ExecutorError, make_executor
-from populations import Store
+
+from campaign_helpers import results, run_campaign
 
 pytest.importorskip("dask.distributed")
 
 
 def smoke_config(db, **run):
     return load_preset("smoke").with_overrides(db=str(db), generations=1, **run)
-
-
-def run_campaign(config):
-    with Store(config.db_path) as store:
-        return Campaign(config, store, progress=False).run()
-
-
-def results(path):
-    """Individuals, parents, operators, objective values and fronts, without measured times."""
-    connection = sqlite3.connect(path)
-    try:
-        return [
-            connection.execute("SELECT id, genome_hash, generation, origin FROM individuals ORDER BY id").fetchall(),
-            connection.execute("SELECT child_id, parent_id, operator FROM lineage ORDER BY child_id, parent_id").fetchall(),
-            connection.execute("SELECT individual_id, status, accuracy, flops FROM evaluations ORDER BY id").fetchall(),
-            connection.execute("SELECT number, members, front, hypervolume FROM generations ORDER BY number").fetchall(),
-        ]
-    finally:
-        connection.close()
 
 
 def free_port():

@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 import re
-import signal
-import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -21,6 +18,8 @@ from evo.halving import rung_steps, rung_task_key
 from evo.selection import Member, fitness_order
 from populations import Store
 
+from campaign_helpers import kill_when_paused, rows, run_campaign
+
 HALVING = {"rungs": 3, "eta": 2}
 # The smoke preset trains for 60 steps, so the rungs train for 15, 30 and 60.
 RUNG_STEPS = [15, 30, 60]
@@ -33,20 +32,6 @@ def halving_config(tmp_path: Path, name: str, **run) -> CampaignConfig:
     if run:
         config = config.replace(run=dataclasses.replace(config.run, **run))
     return config
-
-
-def run_campaign(config: CampaignConfig) -> None:
-    with Store(config.db_path) as store:
-        Campaign(config, store, progress=False).run()
-
-
-def rows(path, sql):
-    connection = sqlite3.connect(path)
-    connection.row_factory = sqlite3.Row
-    try:
-        return [dict(row) for row in connection.execute(sql)]
-    finally:
-        connection.close()
 
 
 def rung_rows(path):
@@ -243,25 +228,7 @@ def campaign_command(command, config_path, db):
 
 def run_until_killed(command, config_path, db, count):
     """Run until the count-th staged evaluation, SIGKILL there, and return the output."""
-    point = f"evaluation_staged:{count}"
-    environment = {**os.environ, "EVONAS_PAUSE_AT": point}
-    process = subprocess.Popen(campaign_command(command, config_path, db), stdout=subprocess.DEVNULL,
-                               stderr=subprocess.PIPE, text=True, env=environment)
-    lines = []
-    try:
-        for line in process.stderr:
-            lines.append(line)
-            if f"paused at {point}" in line:
-                break
-        paused = process.poll() is None
-        process.send_signal(signal.SIGKILL)
-        _, rest = process.communicate(timeout=60)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-    output = "".join(lines) + rest
-    assert paused, f"the campaign exited before pausing at {point}:\n{output[-3000:]}"
+    output, _ = kill_when_paused(campaign_command(command, config_path, db), f"evaluation_staged:{count}")
     return output
 
 

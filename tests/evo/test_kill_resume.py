@@ -11,7 +11,6 @@ import json
 import os
 import re
 import signal
-import sqlite3
 import subprocess
 import sys
 
@@ -20,6 +19,8 @@ from click.testing import CliRunner
 
 from evo.cli import main
 from populations import Store
+
+from campaign_helpers import kill_when_paused, rows
 
 STAGED_LINE = re.compile(r"evaluation of individual (\d+) finished and staged")
 
@@ -52,39 +53,13 @@ def run_to_end(command, db):
 
 def run_until_killed(command, db, point, count):
     """Start the campaign, wait until it pauses at the point, SIGKILL it; return its stderr."""
-    environment = {**os.environ, "EVONAS_PAUSE_AT": f"{point}:{count}"}
-    process = subprocess.Popen(campaign_command(command, db), stdout=subprocess.DEVNULL,
-                               stderr=subprocess.PIPE, text=True, env=environment)
-    lines = []
-    try:
-        for line in process.stderr:
-            lines.append(line)
-            if f"paused at {point}:{count}" in line:
-                break
-        paused = process.poll() is None
-        process.send_signal(signal.SIGKILL)
-        _, rest = process.communicate(timeout=60)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-    output = "".join(lines) + rest
-    assert paused, f"the campaign exited before pausing at {point}:{count}:\n{output[-3000:]}"
-    assert process.returncode == -signal.SIGKILL
+    output, returncode = kill_when_paused(campaign_command(command, db), f"{point}:{count}")
+    assert returncode == -signal.SIGKILL
     return output
 
 
 def staged_ids(output):
     return [int(match) for match in STAGED_LINE.findall(output)]
-
-
-def rows(path, sql):
-    connection = sqlite3.connect(path)
-    connection.row_factory = sqlite3.Row
-    try:
-        return [dict(row) for row in connection.execute(sql)]
-    finally:
-        connection.close()
 
 
 def database_contents(path):

@@ -5,28 +5,16 @@ import sqlite3
 
 import pytest
 
-from evo.campaign import Campaign
 from evo.config import ConfigError, load_preset
 from evo.transfer import TransferError, parse_transfer_spec
 from populations import Store
+
+from campaign_helpers import query, run_campaign
 
 
 def smoke(path, name="smoke", **search):
     config = load_preset("smoke").with_overrides(db=str(path)).replace(name=name)
     return config.replace(search=dataclasses.replace(config.search, **search)) if search else config
-
-
-def run_campaign(config):
-    with Store(config.db_path) as store:
-        return Campaign(config, store, progress=False).run()
-
-
-def query(path, sql):
-    connection = sqlite3.connect(path)
-    try:
-        return connection.execute(sql).fetchall()
-    finally:
-        connection.close()
 
 
 @pytest.fixture(scope="module")

@@ -3,15 +3,15 @@
 import dataclasses
 import json
 import shutil
-import sqlite3
 
 import pytest
 
-from evo.campaign import Campaign
 from evo.config import ConfigError, load_preset
 from evo.transfer import front_motifs, merge_motifs
 from populations import Store
 from reports.motifs import load_campaign_genomes
+
+from campaign_helpers import query, run_campaign
 
 MOTIF_ONLY = ("insert_motif",)
 
@@ -19,19 +19,6 @@ MOTIF_ONLY = ("insert_motif",)
 def smoke(path, name, **search):
     config = load_preset("smoke").with_overrides(db=str(path)).replace(name=name)
     return config.replace(search=dataclasses.replace(config.search, **search))
-
-
-def run_campaign(config):
-    with Store(config.db_path) as store:
-        return Campaign(config, store, progress=False).run()
-
-
-def query(path, sql):
-    connection = sqlite3.connect(path)
-    try:
-        return connection.execute(sql).fetchall()
-    finally:
-        connection.close()
 
 
 def generation_state(path, number):
