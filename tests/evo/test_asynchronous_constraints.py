@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
-import signal
-import sqlite3
 import subprocess
 import sys
 
@@ -19,6 +16,8 @@ from evo.config import CampaignConfig, load_preset
 from evo.steady_state import AsynchronousLoop
 from populations import Store
 from populations.weights import load_weights, weights_by_hash
+
+from campaign_helpers import kill_when_paused, query, run_campaign
 
 PARAMS_LIMIT = 2000
 
@@ -36,19 +35,6 @@ def inheriting_config(db, algorithm, **run):
     # Seeds with hidden nodes: the linear seed has only the classifier head, which is never inherited.
     return async_config(db, algorithm, inherit_weights=True, crossover_rate=0.0,
                         seeds=("small_cnn", "small_mlp"), **run)
-
-
-def run_campaign(config):
-    with Store(config.db_path) as store:
-        Campaign(config, store, progress=False).run()
-
-
-def query(path, sql, params=()):
-    connection = sqlite3.connect(path)
-    try:
-        return connection.execute(sql, params).fetchall()
-    finally:
-        connection.close()
 
 
 def results(path):
@@ -279,27 +265,13 @@ def campaign_file(tmp_path, algorithm, seed, concurrency, params_limit):
 
 
 def cli(*arguments, pause_at=None):
+    """Run the evo command to its end, or SIGKILL it once it pauses at ``pause_at``."""
     command = [sys.executable, "-c", "from evo.cli import main; main()", *arguments]
-    if pause_at is None:
-        finished = subprocess.run(command, capture_output=True, text=True, timeout=300)
-        assert finished.returncode == 0, finished.stderr[-2000:]
+    if pause_at is not None:
+        kill_when_paused(command, pause_at)
         return
-    environment = {**os.environ, "EVONAS_PAUSE_AT": pause_at}
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                               env=environment)
-    try:
-        paused = False
-        for line in process.stderr:
-            if f"paused at {pause_at}" in line:
-                paused = True
-                break
-        process.send_signal(signal.SIGKILL)
-        process.communicate(timeout=60)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-    assert paused, f"the campaign exited before pausing at {pause_at}"
+    finished = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert finished.returncode == 0, finished.stderr[-2000:]
 
 
 def parents_outside_population(path, number):
