@@ -20,6 +20,7 @@ from genomes.ops import OPERATIONS as OPERATION_NAMES
 from genomes.zoo import SEEDS, is_module_spec
 from evo.executors import EXECUTOR_PATTERN
 from evo.selection import ConstraintError, validate_constraints
+from evo.messages import toml_value
 from operators import CROSSOVERS, GUIDED_OPERATORS, MUTATIONS, OPERATORS
 
 if sys.version_info >= (3, 11):
@@ -106,11 +107,11 @@ class SearchConfig:
         if self.algorithm not in ALGORITHMS:
             close = difflib.get_close_matches(str(self.algorithm), ALGORITHMS, n=1)
             hint = f" Did you mean {close[0]!r}?" if close else ""
-            raise ConfigError(f"[search] algorithm = {self.algorithm!r} is invalid.{hint} Use one of {', '.join(ALGORITHMS)}")
+            raise ConfigError(f"[search] algorithm = {toml_value(self.algorithm)} is invalid.{hint} Use one of {', '.join(ALGORITHMS)}")
         for name in ("concurrency", "tournament_size"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ConfigError(f"[search] {name} = {value!r} is invalid; use a positive integer")
+                raise ConfigError(f"[search] {name} = {toml_value(value)} is invalid; use a positive integer")
 
         for name, low, high in (("population", 2, MAX_POPULATION), ("generations", 0, MAX_GENERATIONS),
                                 ("offspring", 1, MAX_POPULATION)):
@@ -118,9 +119,9 @@ class SearchConfig:
             if name == "offspring" and value is None:
                 continue
             if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-                raise ConfigError(f"[search] {name} = {value!r} is invalid; use an integer from {low} to {high:,}")
+                raise ConfigError(f"[search] {name} = {toml_value(value)} is invalid; use an integer from {low} to {high:,}")
         if not 0.0 <= float(self.crossover_rate) <= 1.0:
-            raise ConfigError(f"[search] crossover_rate = {self.crossover_rate!r} is invalid; use a value in [0, 1]")
+            raise ConfigError(f"[search] crossover_rate = {toml_value(self.crossover_rate)} is invalid; use a value in [0, 1]")
         unknown = [name for name in self.operators if name not in OPERATORS and name not in GUIDED_OPERATORS]
         if unknown or not self.operators:
             known = ", ".join([*OPERATORS, *GUIDED_OPERATORS])
@@ -148,7 +149,7 @@ class SearchConfig:
             if key not in OBJECTIVES or OBJECTIVES[key].maximize:
                 raise ConfigError(f"[search] hypervolume_reference: {key!r} is not a cost objective")
             if not float(value) > 0:
-                raise ConfigError(f"[search] hypervolume_reference.{key} = {value!r}; use a positive number")
+                raise ConfigError(f"[search] hypervolume_reference.{key} = {toml_value(value)}; use a positive number")
         object.__setattr__(self, "hypervolume_reference", reference)
         from evo.halving import parse_settings
 
@@ -158,7 +159,7 @@ class SearchConfig:
         """Validate constraints and inherit_weights, and store the constraint limits as floats."""
         if not isinstance(self.constraints, Mapping):
             raise ConfigError(
-                f"[search] constraints = {self.constraints!r} is invalid; use a table of maxima, "
+                f"[search] constraints = {toml_value(self.constraints)} is invalid; use a table of maxima, "
                 f"for example {{ params = 50000, flops = 2e6 }}"
             )
         try:
@@ -172,15 +173,15 @@ class SearchConfig:
             )
         object.__setattr__(self, "constraints", limits)
         if not isinstance(self.inherit_weights, bool):
-            raise ConfigError(f"[search] inherit_weights = {self.inherit_weights!r} is invalid; use true or false")
+            raise ConfigError(f"[search] inherit_weights = {toml_value(self.inherit_weights)} is invalid; use true or false")
 
     def _check_feedback_settings(self) -> None:
         """Validate adaptive_operators, operator_floor, transfer_operators, transfer_motifs and motif_count."""
         for name in ("adaptive_operators", "transfer_operators", "transfer_motifs"):
             if not isinstance(getattr(self, name), bool):
-                raise ConfigError(f"[search] {name} = {getattr(self, name)!r} is invalid; use true or false")
+                raise ConfigError(f"[search] {name} = {toml_value(getattr(self, name))} is invalid; use true or false")
         if isinstance(self.motif_count, bool) or not isinstance(self.motif_count, int) or self.motif_count < 1:
-            raise ConfigError(f"[search] motif_count = {self.motif_count!r} is invalid; use a positive integer")
+            raise ConfigError(f"[search] motif_count = {toml_value(self.motif_count)} is invalid; use a positive integer")
         floor = self.operator_floor
         largest_group = max(sum(1 for name in self.operators if name in MUTATIONS or name in GUIDED_OPERATORS),
                             sum(1 for name in self.operators if name in CROSSOVERS))
@@ -188,17 +189,17 @@ class SearchConfig:
                 or (largest_group > 1 and floor * largest_group >= 1)):
             limit = 1 / largest_group if largest_group > 1 else 1
             raise ConfigError(
-                f"[search] operator_floor = {floor!r} is invalid; use a probability >= 0 and below "
+                f"[search] operator_floor = {toml_value(floor)} is invalid; use a probability >= 0 and below "
                 f"{limit:.4g} (1 divided by the {largest_group} operators of the largest group)"
             )
         if self.adaptive_operators and self.algorithm != "generational":
             raise ConfigError(
-                f"[search] adaptive_operators = true needs algorithm = \"generational\", not {self.algorithm!r}; "
+                f"[search] adaptive_operators = true needs algorithm = \"generational\", not {toml_value(self.algorithm)}; "
                 f"the asynchronous loops have no generation boundary to update the probabilities at"
             )
         if "insert_motif" in self.operators and self.algorithm != "generational":
             raise ConfigError(
-                f"[search] operators: insert_motif needs algorithm = \"generational\", not {self.algorithm!r}; "
+                f"[search] operators: insert_motif needs algorithm = \"generational\", not {toml_value(self.algorithm)}; "
                 f"the asynchronous loops do not mine motifs for it"
             )
         if self.transfer_motifs and "insert_motif" not in self.operators:
@@ -255,14 +256,14 @@ class RunConfig:
 
     def __post_init__(self) -> None:
         if isinstance(self.workers, bool) or not isinstance(self.workers, int) or self.workers < 1:
-            raise ConfigError(f"[run] workers = {self.workers!r} is invalid; use a positive integer")
+            raise ConfigError(f"[run] workers = {toml_value(self.workers)} is invalid; use a positive integer")
         if self.executor is not None and not EXECUTOR_PATTERN.fullmatch(str(self.executor)):
-            raise ConfigError(f"[run] executor = {self.executor!r} is invalid; use one of {', '.join(EXECUTORS)}")
+            raise ConfigError(f"[run] executor = {toml_value(self.executor)} is invalid; use one of {', '.join(EXECUTORS)}")
         timeout = self.evaluation_timeout
         if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0):
-            raise ConfigError(f"[run] evaluation_timeout = {timeout!r} is invalid; use a positive number of seconds")
+            raise ConfigError(f"[run] evaluation_timeout = {toml_value(timeout)} is invalid; use a positive number of seconds")
         if isinstance(self.retries, bool) or not isinstance(self.retries, int) or self.retries < 0:
-            raise ConfigError(f"[run] retries = {self.retries!r} is invalid; use an integer >= 0")
+            raise ConfigError(f"[run] retries = {toml_value(self.retries)} is invalid; use an integer >= 0")
 
     @property
     def executor_name(self) -> str:
@@ -281,9 +282,9 @@ class CampaignConfig:
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name.strip():
-            raise ConfigError(f"name = {self.name!r} is invalid; give the campaign a non-empty name")
+            raise ConfigError(f"name = {toml_value(self.name)} is invalid; give the campaign a non-empty name")
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or not 0 <= self.seed < 2**32:
-            raise ConfigError(f"seed = {self.seed!r} is invalid; use an integer in [0, 2**32)")
+            raise ConfigError(f"seed = {toml_value(self.seed)} is invalid; use an integer in [0, 2**32)")
         if self.search.successive_halving:
             from evo.halving import check_budget
 

@@ -34,6 +34,7 @@ from tqdm.contrib.logging import logging_redirect_tqdm
 from evo.config import ConfigError
 from evo.executors import Job, pause_point
 from evo.selection import fitness_order
+from evo.messages import toml_value
 
 if TYPE_CHECKING:
     from evo.campaign import Campaign, Individual
@@ -52,7 +53,7 @@ def parse_settings(value: Any, algorithm: str) -> dict[str, int]:
     """
     if not isinstance(value, Mapping):
         raise ConfigError(
-            f"[search] successive_halving = {value!r} is invalid; use a table such as "
+            f"[search] successive_halving = {toml_value(value)} is invalid; use a table such as "
             f"{{ rungs = 3, eta = 3 }}, or leave it out to train every child on the full budget"
         )
     if not value:
@@ -67,7 +68,7 @@ def parse_settings(value: Any, algorithm: str) -> dict[str, int]:
         number = value[key]
         if isinstance(number, bool) or not isinstance(number, int) or number < low or (high and number > high):
             allowed = f"an integer from {low} to {high}" if high else f"an integer of at least {low}"
-            raise ConfigError(f"[search] successive_halving.{key} = {number!r} is invalid; use {allowed}")
+            raise ConfigError(f"[search] successive_halving.{key} = {toml_value(number)} is invalid; use {allowed}")
     if algorithm != "generational":
         raise ConfigError(
             f"[search] successive_halving needs algorithm = \"generational\", not {algorithm!r}; "

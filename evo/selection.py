@@ -22,6 +22,7 @@ import moocore
 import numpy as np
 from deap import base, tools
 
+from evo.messages import toml_value
 from fitness import OBJECTIVES
 
 
@@ -59,7 +60,7 @@ def validate_constraints(limits: Mapping[str, float]) -> dict[str, float]:
             math.isfinite(limit) and limit > 0
         ):
             raise ConstraintError(
-                f"constraint {name} = {limit!r} is invalid. Use a positive finite upper limit"
+                f"constraint {name} = {toml_value(limit)} is invalid. Use a positive finite upper limit"
             )
         checked[name] = float(limit)
     return checked

@@ -98,5 +98,5 @@ def test_aging_resume_after_kill(tmp_path):
 
 def test_unknown_algorithm_suggests():
     config = load_preset("smoke")
-    with pytest.raises(ConfigError, match="algorithm = 'agin' is invalid. Did you mean 'aging'?"):
+    with pytest.raises(ConfigError, match='algorithm = "agin" is invalid. Did you mean \'aging\'?'):
         dataclasses.replace(config.search, algorithm="agin")

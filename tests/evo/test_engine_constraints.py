@@ -39,7 +39,7 @@ def _rows(path, sql, params=()):
         ({"parms": 10}, "unknown constraint 'parms'"),
         ({"params": 0}, "params = 0 is invalid"),
         ({"flops": float("nan")}, "flops = nan is invalid"),
-        ({"params": True}, "params = True is invalid"),
+        ({"params": True}, "params = true is invalid"),
         ({"latency": 5.0}, "latency is limited but not measured"),
         ([1, 2], "use a table of maxima"),
     ],

@@ -73,7 +73,7 @@ def serial_run(tmp_path_factory):
     ({"rungs": 11, "eta": 3}, r"successive_halving\.rungs = 11 is invalid"),
     ({"rungs": 3, "eta": 1}, r"successive_halving\.eta = 1 is invalid"),
     ({"rungs": 3, "eta": 2.5}, r"successive_halving\.eta = 2\.5 is invalid"),
-    ({"rungs": True, "eta": 3}, r"successive_halving\.rungs = True is invalid"),
+    ({"rungs": True, "eta": 3}, r"successive_halving\.rungs = true is invalid"),
     ({"rungs": 3}, r"successive_halving is missing eta"),
     ({"rungs": 3, "eta": 3, "min_steps": 5}, r"unknown key 'min_steps'"),
     (3, r"successive_halving = 3 is invalid"),

@@ -200,7 +200,7 @@ def test_constraint_values_from_record():
         ({"memory": 10}, "unknown constraint 'memory'"),
         ({"params": 0}, "params = 0 is invalid"),
         ({"flops": math.nan}, "flops = nan is invalid"),
-        ({"latency": True}, "latency = True is invalid"),
+        ({"latency": True}, "latency = true is invalid"),
     ],
 )
 def test_validate_constraints_rejects(limits, match):

@@ -1,0 +1,32 @@
+"""Values written in messages as a user typed them in a campaign's TOML file."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+from typing import Any
+
+
+def toml_value(value: Any) -> str:
+    """Return `value` written as TOML: true, "text", [1, 2], { key = value }.
+
+    Messages about a config key show its value this way, so `inherit_weights = True` reads
+    `inherit_weights = true`, as in the file. A value TOML cannot hold (None, an object)
+    falls back to its Python repr.
+    """
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, float) and not math.isfinite(value):
+        return "nan" if math.isnan(value) else ("inf" if value > 0 else "-inf")
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(toml_value(item) for item in value) + "]"
+    if isinstance(value, Mapping):
+        if not value:
+            return "{}"
+        return "{ " + ", ".join(f"{key} = {toml_value(item)}" for key, item in value.items()) + " }"
+    return repr(value)
