@@ -7,7 +7,6 @@ Exit status: 0 on success, 1 on a user error (one line naming the bad value and 
 from __future__ import annotations
 
 import logging
-import os
 import signal
 import sys
 from pathlib import Path
@@ -34,9 +33,6 @@ def _setup_logging(verbose: int, quiet: bool) -> None:
     if not verbose:
         # One line per evaluation drowns the per-generation summary; -v brings them back.
         logging.getLogger("fitness").setLevel(max(level, logging.WARNING))
-        # Dask logs each client, worker and comm it opens or closes at INFO, and sets its own
-        # levels from its config when imported; -v brings these messages back.
-        os.environ.setdefault("DASK_LOGGING__DISTRIBUTED", "warning")
 
 
 def _open_store(db: str, readonly: bool = True):
@@ -71,7 +67,7 @@ def _pick_campaign(store, name: str | None) -> dict:
 def main(ctx: click.Context, verbose: int, quiet: bool) -> None:
     """Evolve neural-network architectures and inspect the population database."""
     _setup_logging(verbose, quiet)
-    ctx.obj = {"quiet": quiet}
+    ctx.obj = {"quiet": quiet, "verbose": verbose}
 
 
 @main.command()
@@ -94,7 +90,7 @@ def run(ctx, config_file, preset, db, generations, population, workers, executor
                                        executor=executor, seed=seed, db=db)
     except ConfigError as error:
         raise UserError(str(error)) from None
-    _run_campaign(config, ctx.obj["quiet"])
+    _run_campaign(config, ctx.obj["quiet"], ctx.obj["verbose"])
 
 
 @main.command()
@@ -116,15 +112,21 @@ def resume(ctx, db, campaign_name, generations, workers, executor) -> None:
         config = config.with_overrides(generations=generations, workers=workers, executor=executor, db=db)
     except ConfigError as error:
         raise UserError(f"invalid command-line option: {error}") from None
-    _run_campaign(config, ctx.obj["quiet"])
+    _run_campaign(config, ctx.obj["quiet"], ctx.obj["verbose"])
 
 
-def _run_campaign(config: CampaignConfig, quiet: bool) -> None:
+def _run_campaign(config: CampaignConfig, quiet: bool, verbose: int = 0) -> None:
     from evo.campaign import Campaign
     from evo.executors import ExecutorError
     from populations import Store, StoreError
 
     path = config.db_path
+    if not verbose and config.run.executor_name.startswith("dask"):
+        # Dask logs each client, worker and comm it opens or closes at INFO, and sets its
+        # loggers' levels from its config when first imported; -v brings these messages back.
+        import dask
+
+        dask.config.set({"logging.distributed": "warning"})
     log.info("campaign %r: task %s, %d generations of %d, executor %s, database %s", config.name,
              config.task.name, config.search.generations, config.search.population,
              config.run.executor_name, path)
