@@ -175,8 +175,13 @@ def _worker_main(connection: multiprocessing.connection.Connection, parent_pid: 
             sys.stdout.flush()
             sys.stderr.flush()
             os._exit(0)
-        connection.send(JOB_STARTED)
-        connection.send(run_job(job))
+        try:
+            connection.send(JOB_STARTED)
+            connection.send(run_job(job))
+        except OSError:
+            # The engine is gone (killed, or it stopped this worker's batch): nobody reads the
+            # record, so the worker ends without a BrokenPipeError traceback.
+            os._exit(1)
 
 
 @dataclass

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from campaign_helpers import wait_for_commit
+
 pytestmark = pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads process parents from /proc")
 
 
@@ -67,3 +69,26 @@ def test_workers_exit_when_engine_is_killed(tmp_path):
         for pid in [*children_of(engine.pid), *workers]:
             if alive(pid):
                 os.kill(pid, signal.SIGKILL)
+
+
+def test_workers_of_killed_engine_exit_quietly(tmp_path):
+    # Short evaluations, so a worker is likely to finish one after the engine died and find
+    # nobody to send its record to. Workers share the engine's stderr, so their output lands
+    # in the same pipe, which stays open until the last of them exits.
+    path = tmp_path / "killed.sqlite"
+    engine = subprocess.Popen(
+        [sys.executable, "-m", "evo", "--quiet", "run", "--preset", "smoke", "--executor", "process",
+         "--workers", "2", "--population", "8", "--generations", "500", "--db", str(path)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        wait_for_commit(path, engine)
+        engine.send_signal(signal.SIGKILL)
+        _, stderr = engine.communicate(timeout=60)
+    finally:
+        if engine.poll() is None:
+            engine.kill()
+            engine.wait()
+
+    assert engine.returncode == -signal.SIGKILL
+    assert "Traceback" not in stderr
+    assert "BrokenPipeError" not in stderr
