@@ -50,11 +50,13 @@ columns contains the latest value measured by an `ok` or `cached` evaluation. cu
 lists the front of each campaign's last committed generation, with latest_evaluation values.
 
 Errors derive from StoreError (a ValueError): StoreNotFoundError, ForeignDatabaseError,
-DamagedStoreError, SchemaVersionError and RecordNotFoundError (also a LookupError).
+DamagedStoreError, DatabaseLockedError, SchemaVersionError and RecordNotFoundError (also a
+LookupError).
 """
 
 from .errors import (
     DamagedStoreError,
+    DatabaseLockedError,
     ForeignDatabaseError,
     RecordNotFoundError,
     SchemaVersionError,
@@ -71,6 +73,7 @@ __all__ = [
     "SCHEMA_VERSION",
     "SCORED_STATUSES",
     "DamagedStoreError",
+    "DatabaseLockedError",
     "ForeignDatabaseError",
     "Objective",
     "RecordNotFoundError",

@@ -24,6 +24,10 @@ class DamagedStoreError(StoreError):
     """The file is not a SQLite database, or SQLite reports it as malformed."""
 
 
+class DatabaseLockedError(StoreError):
+    """Another connection held the file's write lock for longer than the Store's timeout."""
+
+
 class SchemaVersionError(StoreError):
     """The file uses a schema version this version of the store cannot read or upgrade."""
 

@@ -16,7 +16,7 @@ import sqlite_utils
 from sqlite_utils.db import quote_identifier
 
 from . import records
-from .errors import RecordNotFoundError, StoreError
+from .errors import DatabaseLockedError, RecordNotFoundError, StoreError
 from .opening import open_reader, open_writer
 from .records import Objective
 from .schema import (
@@ -63,6 +63,7 @@ class Store:
     def __init__(self, path: str | os.PathLike[str], *, readonly: bool = False, timeout: float = DEFAULT_TIMEOUT):
         self.path = Path(path)
         self.readonly = readonly
+        self.timeout = timeout
         if readonly:
             self._db = open_reader(self.path, timeout)
         else:
@@ -104,8 +105,23 @@ class Store:
         Without it, each query reads the file as of its own start, so two queries may
         straddle a generation that the writer commits in between.
         """
-        with self._db.atomic():
+        with self._transaction():
             yield self
+
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[None]:
+        """Run the block in one transaction, and name a lock held too long by another connection."""
+        try:
+            with self._db.atomic():
+                yield
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) and "busy" not in str(error):
+                raise
+            raise DatabaseLockedError(
+                f"{self.path} stayed locked by another connection for longer than {self.timeout:g} s "
+                f"({error}). Close the program that holds a write transaction on it (a sqlite3 shell, "
+                f"a script, a second engine), then continue with: evo resume {self.path}"
+            ) from error
 
     def _require_writable(self) -> None:
         if self.readonly:
@@ -136,7 +152,7 @@ class Store:
         self._require_writable()
         records.validate_objective_name(name)
         records.validate_direction(direction)
-        with self._db.atomic():
+        with self._transaction():
             self._ensure_objective_columns([name])
             # The column may predate the objectives row if someone added it by hand.
             self._db.execute("INSERT OR IGNORE INTO objectives (name) VALUES (?)", [name])
@@ -180,7 +196,7 @@ class Store:
         expected = {name: view_sql(name, objectives) for name in VIEW_NAMES}
         if all(stored.get(name) == sql for name, sql in expected.items()):
             return
-        with self._db.atomic():
+        with self._transaction():
             # current_front reads latest_evaluation, so drop in reverse order of creation.
             for name in reversed(VIEW_NAMES):
                 self._db.execute(f"DROP VIEW IF EXISTS {quote_identifier(name)}")
@@ -206,7 +222,7 @@ class Store:
             "schema_version": SCHEMA_VERSION,
         }
         try:
-            with self._db.atomic():
+            with self._transaction():
                 table = self._db["campaigns"].insert(row)
         except sqlite3.IntegrityError as error:
             raise StoreError(
@@ -237,7 +253,7 @@ class Store:
         """Set a campaign's status to `running`, `finished` or `stopped`."""
         self._require_writable()
         records.validate_campaign_status(status)
-        with self._db.atomic():
+        with self._transaction():
             self._require_campaign(campaign_id)
             self._db.execute("UPDATE campaigns SET status = ? WHERE id = ?", [status, campaign_id])
 
@@ -318,7 +334,7 @@ class Store:
 
         described = f"generation {number} of campaign {campaign_id} in {self.path}"
         try:
-            with self._db.atomic():
+            with self._transaction():
                 self._require_campaign(campaign_id)
                 self._require_unused_ids([row["id"] for row in individual_rows])
                 self._ensure_objective_columns(objective_names)
@@ -426,7 +442,7 @@ class Store:
         ]
         if not rows:
             return
-        with self._db.atomic():
+        with self._transaction():
             self._db.conn.executemany(
                 "INSERT OR REPLACE INTO staged_evaluations"
                 " (campaign_id, generation, individual_id, genome_hash, record, created_at)"
@@ -463,7 +479,7 @@ class Store:
             "workers": records.require_int(workers, "workers"),
             "started_at": records.utc_now(),
         }
-        with self._db.atomic():
+        with self._transaction():
             self._db["generation_progress"].insert(row, replace=True)
 
     def progress(self, campaign_id: int) -> dict | None:
