@@ -377,6 +377,31 @@ _dask_thread_state = threading.local()
 _children_by_worker: dict[str, list[ProcessExecutor]] = {}
 _children_lock = threading.Lock()
 _daemon_warning_logged = False
+# The key that a daemonic Dask worker adds to a record it evaluated without the time limit.
+# DaskExecutor removes it and warns in the engine's log, so records stay as on other executors.
+UNLIMITED_WORKER_KEY = "evaluated_without_time_limit"
+# Seconds DaskExecutor.next_result waits for a result before it checks the client again.
+DASK_POLL_INTERVAL = 1.0
+# Seconds between two warnings that the scheduler has no workers while jobs wait.
+NO_WORKERS_WARNING_INTERVAL = 30.0
+
+
+def _is_daemonic() -> bool:
+    # Runs on every Dask worker through Client.run. A daemonic worker cannot start the child
+    # of run_job_in_child, so it cannot enforce the time limit.
+    return multiprocessing.current_process().daemon
+
+
+def _infrastructure_failure(error: BaseException) -> bool:
+    """Return whether an exception of a Dask future means that the cluster, not the task, failed."""
+    import asyncio
+    import concurrent.futures
+
+    from distributed.client import ClosedClientError
+    from distributed.comm.core import CommClosedError
+
+    return isinstance(error, (asyncio.CancelledError, concurrent.futures.CancelledError, ClosedClientError,
+                              CommClosedError))
 
 
 def run_job_in_child(job: Job, timeout: float | None, retries: int) -> dict[str, Any]:
@@ -389,18 +414,23 @@ def run_job_in_child(job: Job, timeout: float | None, retries: int) -> dict[str,
 
     A daemonic process cannot start children, and ``dask worker`` with its nanny runs the
     worker daemonic unless ``distributed.worker.daemon`` is False. In such a worker the job
-    runs in the worker thread, without the time limit, and a warning is logged once.
+    runs in the worker thread, without the time limit: a warning is logged once here, and
+    the record names the worker under UNLIMITED_WORKER_KEY, so that the engine warns too.
     """
     global _daemon_warning_logged
+    from distributed import get_worker
+
     if multiprocessing.current_process().daemon:
-        if timeout is not None and not _daemon_warning_logged:
+        if timeout is None:
+            return run_job(job)
+        if not _daemon_warning_logged:
             _daemon_warning_logged = True
             log.warning("this Dask worker is a daemonic process, so it cannot start the child that enforces "
                         "run.evaluation_timeout; start `dask worker` with --no-nanny or with "
                         "DASK_DISTRIBUTED__WORKER__DAEMON=False")
-        return run_job(job)
-
-    from distributed import get_worker
+        record = run_job(job)
+        record[UNLIMITED_WORKER_KEY] = get_worker().address
+        return record
 
     child = getattr(_dask_thread_state, "child", None)
     if child is None or child.timeout != timeout or child.retries != retries:
@@ -428,18 +458,30 @@ class DaskExecutor:
     their scheduler over TCP on 127.0.0.1, and each of them starts its own child.
     The scheduler reruns a task whose worker died, up to its ``distributed.scheduler.allowed-failures``
     setting (3 in distributed 2026.8.0), and ``retries`` reruns a task that raised.
+
+    Only a task that failed gives a ``failed`` record. A lost scheduler, a closed client or
+    connection, or a future cancelled by Dask raises ExecutorError from ``next_result``, so
+    the campaign stops without committing the generation, and a resume evaluates the rest.
+    ``next_result`` waits at most ``poll_interval`` seconds at a time, to check the client
+    between waits and to warn, every ``no_workers_warning_interval`` seconds, while the
+    scheduler has no workers.
     """
 
     concurrent = True  # also with one worker now: more can join a running scheduler
 
     def __init__(self, spec: str, *, timeout: float | None = None, retries: int = DEFAULT_RETRIES,
-                 connect_timeout: float = 30.0):
+                 connect_timeout: float = 30.0, poll_interval: float = DASK_POLL_INTERVAL,
+                 no_workers_warning_interval: float = NO_WORKERS_WARNING_INTERVAL):
+        import queue
+
         import dask
-        from dask.distributed import Client, LocalCluster, as_completed
+        from dask.distributed import Client, LocalCluster
 
         self.name = spec
         self.timeout = timeout
         self.retries = retries
+        self.poll_interval = poll_interval
+        self.no_workers_warning_interval = no_workers_warning_interval
         self._cluster = None
         if spec.startswith("dask-local:"):
             count = int(spec.split(":", 1)[1])
@@ -449,43 +491,115 @@ class DaskExecutor:
                 self._cluster = LocalCluster(n_workers=count, threads_per_worker=1, processes=False,
                                              host="127.0.0.1", protocol="tcp://", dashboard_address=None)
             self._client = Client(self._cluster)
+            self.address = self._cluster.scheduler_address
             # Its workers are threads here, and cancelling their tasks at a stop (Ctrl-C, a batch
             # left early) makes each log a warning about a CancelledError that we caused.
             logging.getLogger("distributed.worker.state_machine").setLevel(logging.ERROR)
-            log.info("started a Dask LocalCluster of %d workers at %s", count, self._cluster.scheduler_address)
+            log.info("started a Dask LocalCluster of %d workers at %s", count, self.address)
         else:
-            address = "tcp://" + spec[len("dask://"):]
+            self.address = "tcp://" + spec[len("dask://"):]
             try:
-                self._client = Client(address, timeout=connect_timeout)
+                self._client = Client(self.address, timeout=connect_timeout)
             except OSError as error:
                 raise ExecutorError(
-                    f"cannot reach the Dask scheduler at {address} ({error}); start it with "
+                    f"cannot reach the Dask scheduler at {self.address} ({error}); start it with "
                     "`dask scheduler` and its workers with `dask worker ADDRESS`, or use another --executor"
                 ) from None
-            log.info("connected to the Dask scheduler at %s", address)
+            log.info("connected to the Dask scheduler at %s", self.address)
         self.workers = max(1, len(self._client.scheduler_info().get("workers", {})))
         self._batch = uuid.uuid4().hex[:8]
         self._pending: dict[Any, Job] = {}
-        self._completed = as_completed()
+        # Futures in the order they finished, put there by their done callbacks.
+        self._done: queue.Queue = queue.Queue()
+        self._workers_checked_at = float("-inf")
+        # Workers named in a warning that they cannot enforce the time limit.
+        self._unlimited_workers: set[str] = set()
+        if timeout is not None:
+            daemonic = sorted(address for address, flag in self._client.run(_is_daemonic).items() if flag)
+            self._warn_unlimited(daemonic)
+
+    def _warn_unlimited(self, addresses: Sequence[str]) -> None:
+        new = [address for address in addresses if address not in self._unlimited_workers]
+        if not new:
+            return
+        self._unlimited_workers.update(new)
+        log.warning("Dask worker%s %s cannot enforce run.evaluation_timeout (%g s): with its nanny, a "
+                    "`dask worker` is a daemonic process and cannot start the child that stops a long "
+                    "evaluation; restart it with --no-nanny or with DASK_DISTRIBUTED__WORKER__DAEMON=False",
+                    "s" if len(new) > 1 else "", ", ".join(new), self.timeout)
+
+    def _lost(self, reason: str) -> ExecutorError:
+        return ExecutorError(f"lost the Dask scheduler at {self.address} ({reason}); restart it and its "
+                             "workers, then continue with `evo resume DB`")
 
     def submit(self, job: Job) -> None:
+        if self._client.status != "running":
+            raise self._lost(f"the Dask client is {self._client.status}")
         # pure=False and a unique key: a rerun of the same job after a resume is a new task.
         future = self._client.submit(run_job_in_child, job, self.timeout, self.retries,
                                      key=f"evaluate-{job.key}-{self._batch}", pure=False, retries=self.retries)
         self._pending[future] = job
-        self._completed.add(future)
+        future.add_done_callback(self._done.put)
+
+    def _warn_without_workers(self) -> None:
+        now = time.monotonic()
+        if now - self._workers_checked_at < self.no_workers_warning_interval:
+            return
+        self._workers_checked_at = now
+        try:
+            count = len(self._client.scheduler_info().get("workers", {}))
+        except Exception as error:  # the scheduler went away while we asked it
+            raise self._lost(f"{type(error).__name__}: {error}") from None
+        if count == 0:
+            log.warning("the Dask scheduler at %s has no workers, and %d evaluations wait; start "
+                        "`dask worker %s` on a worker machine", self.address, len(self._pending), self.address)
+
+    def _next_done(self) -> Any:
+        """Wait for a pending future that has finished, checking the client between waits."""
+        import queue
+
+        while True:
+            if self._client.status != "running":
+                raise self._lost(f"the Dask client is {self._client.status}")
+            try:
+                future = self._done.get(timeout=self.poll_interval)
+            except queue.Empty:
+                self._warn_without_workers()
+                continue
+            if future in self._pending:  # not one that map() cancelled when left early
+                return future
 
     def next_result(self) -> tuple[int, dict[str, Any]]:
-        """Wait for the next finished job (any submitted one) and return (key, record)."""
+        """Wait for the next finished job (any submitted one) and return (key, record).
+
+        Raises ExecutorError when the scheduler or the connection to it was lost.
+        """
         if not self._pending:
             raise LookupError("next_result() called with no job submitted")
-        future = next(self._completed)
+        future = self._next_done()
         job = self._pending.pop(future)
-        try:
-            record = future.result()
-        except Exception as error:  # KilledWorker after too many worker deaths, or the task raised
+        if future.status == "finished":
+            try:
+                record = future.result()
+            except Exception as error:  # the result could not be fetched from its worker
+                raise self._lost(f"{type(error).__name__}: {error}") from None
+        elif future.status == "error":
+            try:
+                error = future.exception()
+            except Exception as fetch_error:
+                raise self._lost(f"{type(fetch_error).__name__}: {fetch_error}") from None
+            if _infrastructure_failure(error):
+                raise self._lost(f"{type(error).__name__}: {error}")
+            # KilledWorker after too many worker deaths, or the task raised.
             log.error("Dask task for individual %d failed: %s: %s", job.key, type(error).__name__, error)
             record = failure_record("failed", f"Dask task failed: {type(error).__name__}: {error}")
+        else:  # cancelled or lost, and not by us: map() forgets the futures it cancels
+            client = self._client.status
+            raise self._lost(f"the Dask client is {client}" if client != "running"
+                             else f"Dask reports the task of individual {job.key} {future.status}")
+        unlimited = record.pop(UNLIMITED_WORKER_KEY, None)
+        if unlimited is not None:
+            self._warn_unlimited([unlimited])
         return job.key, record
 
     def map(self, jobs: Sequence[Job]) -> Iterator[tuple[int, dict[str, Any]]]:
@@ -495,13 +609,16 @@ class DaskExecutor:
             for _ in range(len(jobs)):
                 yield self.next_result()
         finally:
-            for future in list(self._pending):
-                future.cancel()
+            pending = list(self._pending)
             self._pending.clear()
-            self._completed.clear()
+            if self._client.status == "running":
+                for future in pending:
+                    future.cancel()
 
     def close(self) -> None:
-        local_workers = list(self._client.scheduler_info().get("workers", {})) if self._cluster is not None else []
+        local_workers = []
+        if self._cluster is not None and self._client.status == "running":
+            local_workers = list(self._client.scheduler_info().get("workers", {}))
         with _children_lock:
             local_children = [child for address in local_workers for child in _children_by_worker.pop(address, [])]
         # Children of remote workers end with their worker process. Those of a LocalCluster
@@ -510,7 +627,19 @@ class DaskExecutor:
         # fails at once instead of training on.
         for child in local_children:
             child.interrupt()
-        self._client.close()
+        # A client that lost its scheduler is still trying to reconnect, and closing it cancels
+        # that attempt, which distributed logs as an error with a traceback. The campaign has
+        # already said what happened, in one line, so its logger is silenced for the close.
+        client_log = logging.getLogger("distributed.client")
+        level = client_log.level
+        if self._client.status != "running":
+            client_log.setLevel(logging.CRITICAL)
+        try:
+            self._client.close(timeout=10)
+        except Exception as error:  # a client that lost its scheduler may fail to close cleanly
+            log.debug("closing the Dask client failed: %s: %s", type(error).__name__, error)
+        finally:
+            client_log.setLevel(level)
         if self._cluster is not None:
             self._cluster.close()
         for child in local_children:
