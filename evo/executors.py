@@ -548,7 +548,7 @@ class DaskExecutor:
         self._workers_checked_at = now
         try:
             count = len(self._client.scheduler_info().get("workers", {}))
-        except Exception as error:  # the scheduler went away while we asked it
+        except Exception as error:  # the scheduler is gone, so the request failed
             raise self._lost(f"{type(error).__name__}: {error}") from None
         if count == 0:
             log.warning("the Dask scheduler at %s has no workers, and %d evaluations wait; start "
@@ -593,10 +593,10 @@ class DaskExecutor:
             # KilledWorker after too many worker deaths, or the task raised.
             log.error("Dask task for individual %d failed: %s: %s", job.key, type(error).__name__, error)
             record = failure_record("failed", f"Dask task failed: {type(error).__name__}: {error}")
-        else:  # cancelled or lost, and not by us: map() forgets the futures it cancels
-            client = self._client.status
-            raise self._lost(f"the Dask client is {client}" if client != "running"
-                             else f"Dask reports the task of individual {job.key} {future.status}")
+        else:  # cancelled or lost by Dask: map() removes the futures it cancels from _pending
+            if self._client.status != "running":
+                raise self._lost(f"the Dask client is {self._client.status}")
+            raise self._lost(f"Dask reports the task of individual {job.key} {future.status}")
         unlimited = record.pop(UNLIMITED_WORKER_KEY, None)
         if unlimited is not None:
             self._warn_unlimited([unlimited])
@@ -628,8 +628,8 @@ class DaskExecutor:
         for child in local_children:
             child.interrupt()
         # A client that lost its scheduler is still trying to reconnect, and closing it cancels
-        # that attempt, which distributed logs as an error with a traceback. The campaign has
-        # already said what happened, in one line, so its logger is silenced for the close.
+        # that attempt, which distributed logs as an error with a traceback. The campaign
+        # reports the lost scheduler in one line, so that logger is silenced for the close.
         client_log = logging.getLogger("distributed.client")
         level = client_log.level
         if self._client.status != "running":

@@ -193,18 +193,24 @@ def test_scheduler_without_workers_warns(caplog):
     assert record["status"] == "ok"
 
 
-def test_nanny_worker_timeout_warning(caplog):
+@pytest.mark.parametrize("worker_first", [True, False], ids=["worker-before-engine", "worker-joins-later"])
+def test_nanny_worker_timeout_warning(caplog, worker_first):
+    # A worker present at the start is found by asking every worker. One that joins later
+    # is found by the mark on its first record.
     caplog.set_level(logging.WARNING, logger="evo.executors")
     port = free_port()
     servers = []
     executor = None
     try:
         servers.append(start_scheduler(port))
+        if not worker_first:
+            executor = DaskExecutor(f"dask://127.0.0.1:{port}", timeout=60.0)
         # With its nanny (the default), the worker is a daemonic process.
         worker = DaskServer(worker_command(port, "--name", "nannied"))
         servers.append(worker)
         worker.wait_for("Registered to:")
-        executor = DaskExecutor(f"dask://127.0.0.1:{port}", timeout=60.0)
+        if worker_first:
+            executor = DaskExecutor(f"dask://127.0.0.1:{port}", timeout=60.0)
         found = dict(executor.map([flops_job(1), flops_job(2)]))
     finally:
         if executor is not None:
@@ -220,6 +226,7 @@ def test_nanny_worker_timeout_warning(caplog):
     assert found[1]["status"] == "ok"
     assert found[2]["status"] == "ok"
     assert "evaluated_without_time_limit" not in found[1]
+    assert "evaluated_without_time_limit" not in found[2]
 
 
 def cancelled_future_error():
