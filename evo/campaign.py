@@ -37,6 +37,7 @@ import fitness
 from evo import adaptive, halving, transfer
 from evo.config import TRANSFER_PREFIX, CampaignConfig, ConfigError
 from evo.executors import Job, make_executor, pause_point
+from evo.run_lock import RunLock
 from evo.selection import (Member, constraint_values, constraint_violation, first_front, fitness_order, hypervolume,
                            reference_values, select_parents, select_survivors)
 from genomes import Genome, SearchSpace
@@ -267,7 +268,15 @@ class Campaign:
     # -- start and resume -----------------------------------------------------------------------
 
     def run(self) -> dict[str, Any]:
-        """Run to ``search.generations`` and return the store's summary of the campaign."""
+        """Run to ``search.generations`` and return the store's summary of the campaign.
+
+        Holds the run lock of the database file (evo.run_lock) throughout, and raises
+        CampaignRunningError at once when another engine holds it.
+        """
+        with RunLock(self.store.path, self.config.name):
+            return self._run_locked()
+
+    def _run_locked(self) -> dict[str, Any]:
         start = self._open()
         run = self.config.run
         executor = make_executor(run.executor_name, run.workers, timeout=run.evaluation_timeout,

@@ -96,7 +96,9 @@ def run(ctx, config_file, preset, db, generations, population, workers, executor
 @main.command()
 @click.argument("db", type=click.Path(dir_okay=False))
 @click.option("--campaign", "campaign_name", help="Campaign name, when the file contains several.")
-@click.option("--generations", type=int, help="Raise the number of generations.")
+@click.option("--generations", type=int,
+              help="Run to this generation number (default: the largest target stored, which an "
+                   "earlier --generations may have raised).")
 @click.option("--workers", type=int, help="Evaluation worker processes.")
 @click.option("--executor", help="Where evaluations run: serial, process, dask-local:N or dask://HOST:PORT.")
 @click.pass_context
@@ -104,10 +106,22 @@ def resume(ctx, db, campaign_name, generations, workers, executor) -> None:
     """Continue the campaign stored in DB with its stored config."""
     with _open_store(db) as store:
         campaign = _pick_campaign(store, campaign_name)
+        last = store.last_generation(campaign["id"])
     try:
         config = CampaignConfig.from_dict(campaign["config"])
     except ConfigError as error:
         raise UserError(f"the config stored in {db} is invalid: {error}") from None
+    # An earlier `resume --generations` may have raised the target above the stored config's,
+    # and every commit stores the target it ran to.
+    target = config.search.generations
+    if last is not None:
+        target = max(target, int(last["state"].get("target_generations", target)))
+    if generations is None:
+        generations = target
+    elif last is not None and generations < last["number"]:
+        raise UserError(f"--generations {generations} is below generation {last['number']}, the last one "
+                        f"committed in {db}; give {last['number']} or more, or leave --generations out to "
+                        f"continue to generation {target}")
     try:
         config = config.with_overrides(generations=generations, workers=workers, executor=executor, db=db)
     except ConfigError as error:
@@ -118,6 +132,7 @@ def resume(ctx, db, campaign_name, generations, workers, executor) -> None:
 def _run_campaign(config: CampaignConfig, quiet: bool, verbose: int = 0) -> None:
     from evo.campaign import Campaign
     from evo.executors import ExecutorError
+    from evo.run_lock import CampaignRunningError
     from populations import Store, StoreError
 
     path = config.db_path
@@ -140,7 +155,8 @@ def _run_campaign(config: CampaignConfig, quiet: bool, verbose: int = 0) -> None
         with Store(path) as store:
             summary = Campaign(config, store, progress=not quiet).run()
             several = len(store.campaigns()) > 1
-    except (ConfigError, StoreError, ExecutorError, TaskError, BudgetError, GenomeError) as error:
+    except (ConfigError, StoreError, ExecutorError, TaskError, BudgetError, GenomeError,
+            CampaignRunningError) as error:
         raise UserError(str(error)) from None
     except KeyboardInterrupt:
         _mark_stopped(path, config.name)

@@ -92,3 +92,23 @@ def kill_when_paused(command: Sequence[str], pause_at: str) -> tuple[str, int]:
     output = "".join(lines) + rest
     assert paused, f"the campaign exited before pausing at {pause_at}:\n{output[-3000:]}"
     return output, process.returncode
+
+
+def start_paused(command: Sequence[str], pause_at: str) -> subprocess.Popen:
+    """Start `command` with EVONAS_PAUSE_AT=pause_at and return it once it pauses there.
+
+    The process stays paused, with its locks and open files, until the caller kills it.
+    Fails when the process exits before pausing. A process that hangs silently before the
+    pause point blocks this call.
+    """
+    environment = {**os.environ, "EVONAS_PAUSE_AT": pause_at}
+    process = subprocess.Popen(list(command), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                               env=environment)
+    lines = []
+    for line in process.stderr:
+        lines.append(line)
+        if f"paused at {pause_at}" in line:
+            return process
+    process.wait()
+    output = "".join(lines)
+    raise AssertionError(f"the command exited before pausing at {pause_at}:\n{output[-3000:]}")
