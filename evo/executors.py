@@ -472,8 +472,6 @@ class DaskExecutor:
     def __init__(self, spec: str, *, timeout: float | None = None, retries: int = DEFAULT_RETRIES,
                  connect_timeout: float = 30.0, poll_interval: float = DASK_POLL_INTERVAL,
                  no_workers_warning_interval: float = NO_WORKERS_WARNING_INTERVAL):
-        import queue
-
         import dask
         from dask.distributed import Client, LocalCluster
 
@@ -509,8 +507,6 @@ class DaskExecutor:
         self.workers = max(1, len(self._client.scheduler_info().get("workers", {})))
         self._batch = uuid.uuid4().hex[:8]
         self._pending: dict[Any, Job] = {}
-        # Futures in the order they finished, put there by their done callbacks.
-        self._done: queue.Queue = queue.Queue()
         self._workers_checked_at = float("-inf")
         # Workers named in a warning that they cannot enforce the time limit.
         self._unlimited_workers: set[str] = set()
@@ -532,14 +528,19 @@ class DaskExecutor:
         return ExecutorError(f"lost the Dask scheduler at {self.address} ({reason}); restart it and its "
                              "workers, then continue with `evo resume DB`")
 
+    def _client_state(self) -> str:
+        """Describe a client that is not running, for the message of ExecutorError."""
+        if self._client.status == "connecting":
+            return "its connection closed"
+        return f"the Dask client is {self._client.status}"
+
     def submit(self, job: Job) -> None:
         if self._client.status != "running":
-            raise self._lost(f"the Dask client is {self._client.status}")
+            raise self._lost(self._client_state())
         # pure=False and a unique key: a rerun of the same job after a resume is a new task.
         future = self._client.submit(run_job_in_child, job, self.timeout, self.retries,
                                      key=f"evaluate-{job.key}-{self._batch}", pure=False, retries=self.retries)
         self._pending[future] = job
-        future.add_done_callback(self._done.put)
 
     def _warn_without_workers(self) -> None:
         now = time.monotonic()
@@ -555,19 +556,26 @@ class DaskExecutor:
                         "`dask worker %s` on a worker machine", self.address, len(self._pending), self.address)
 
     def _next_done(self) -> Any:
-        """Wait for a pending future that has finished, checking the client between waits."""
-        import queue
+        """Return a pending future that has finished, checking the client between waits.
+
+        The oldest finished one comes first. Done callbacks would keep the order of finishing,
+        but Dask runs them from its event loop through a thread pool, and with them a Ctrl-C
+        test once printed a traceback from that loop at exit.
+        """
+        from distributed import wait
 
         while True:
             if self._client.status != "running":
-                raise self._lost(f"the Dask client is {self._client.status}")
+                raise self._lost(self._client_state())
+            for future in self._pending:
+                if future.done():
+                    return future
             try:
-                future = self._done.get(timeout=self.poll_interval)
-            except queue.Empty:
+                wait(list(self._pending), timeout=self.poll_interval, return_when="FIRST_COMPLETED")
+            except TimeoutError:
                 self._warn_without_workers()
-                continue
-            if future in self._pending:  # not one that map() cancelled when left early
-                return future
+            except Exception as error:  # the client could not wait, for example because it closed
+                raise self._lost(f"{type(error).__name__}: {error}") from None
 
     def next_result(self) -> tuple[int, dict[str, Any]]:
         """Wait for the next finished job (any submitted one) and return (key, record).
@@ -595,7 +603,7 @@ class DaskExecutor:
             record = failure_record("failed", f"Dask task failed: {type(error).__name__}: {error}")
         else:  # cancelled or lost by Dask: map() removes the futures it cancels from _pending
             if self._client.status != "running":
-                raise self._lost(f"the Dask client is {self._client.status}")
+                raise self._lost(self._client_state())
             raise self._lost(f"Dask reports the task of individual {job.key} {future.status}")
         unlimited = record.pop(UNLIMITED_WORKER_KEY, None)
         if unlimited is not None:
