@@ -60,7 +60,28 @@ def _pick_campaign(store, name: str | None) -> dict:
     return campaign
 
 
-@click.group()
+class _Commands(click.Group):
+    """The `evo` group: a file that SQLite finds damaged during a read gives one error line."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except Exception as error:  # sqlite3's or pandas' DatabaseError, from any command
+            text = str(error)
+            if type(error).__name__ != "DatabaseError" or not any(sign in text for sign in DAMAGE_SIGNS):
+                raise
+            message = text.rsplit(": ", 1)[-1]
+            raise UserError(
+                f"the population database is damaged: SQLite reports {message!r}. Restore it from a "
+                "backup, or save what it can with `sqlite3 DB .recover | sqlite3 recovered.sqlite`."
+            ) from None
+
+
+# Words of SQLite's messages about a damaged file, as in "database disk image is malformed".
+DAMAGE_SIGNS = ("malformed", "file is not a database")
+
+
+@click.group(cls=_Commands)
 @click.option("-v", "--verbose", count=True, help="Log debug messages.")
 @click.option("-q", "--quiet", is_flag=True, help="Log warnings and errors only; no progress bars.")
 @click.pass_context

@@ -163,3 +163,26 @@ def test_front_generation_out_of_range_names_range(smoke_db):
     result = invoke("front", str(smoke_db), "--generation", "99")
     assert result.exit_code == 1
     assert "committed generations are 0 to" in result.output
+
+
+@pytest.mark.parametrize("command", ["status", "front"])
+def test_damaged_table_gives_one_line(smoke_db, tmp_path, command):
+    import shutil
+
+    damaged = tmp_path / "damaged.sqlite"
+    connection = sqlite3.connect(smoke_db)
+    connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    page_size = connection.execute("PRAGMA page_size").fetchone()[0]
+    root = connection.execute("SELECT rootpage FROM sqlite_master WHERE name = 'evaluations'").fetchone()[0]
+    connection.close()
+    shutil.copy(smoke_db, damaged)
+    # Opening reads only sqlite_master and meta, so the damage shows up in the command's reads.
+    with damaged.open("r+b") as file:
+        file.seek(page_size * (root - 1))
+        file.write(b"\xff" * page_size)
+
+    result = invoke(command, str(damaged))
+
+    assert result.exit_code == 1
+    assert "the population database is damaged" in result.output
+    assert "Traceback" not in result.output
