@@ -682,8 +682,9 @@ class Campaign:
                         staged_at = time.perf_counter()
         finally:
             # Also when Ctrl-C or SIGTERM stops the batch, so that its finished evaluations are kept.
+            # The bar closes first, so that an error message starts on a line of its own.
+            bar.close()
             self._stage_finished(number)
-        bar.close()
         for child in children:
             if child.record.get("status") in ("ok", "cached"):
                 self.known.remember(child.genome_hash, child.record)

@@ -177,24 +177,27 @@ def _evaluate_rung(campaign: Campaign, candidates: list[Individual], number: int
     jobs = campaign.longest_first(jobs, by_id, executor)
     bar = tqdm(total=len(jobs), desc=f"generation {number} rung {rung}", unit="eval",
                disable=not campaign.progress, leave=False)
-    with logging_redirect_tqdm():
-        for key, record in executor.map(jobs):
-            weights = record.pop("weights", None)
-            if weights is not None:
-                campaign.weights[key] = weights
-            child = by_id[key]
-            _add_rung(child, history, record, rung, steps)
-            # NOTE: the staged row of a child is replaced at each rung, so `evo status` counts a
-            # generation as done once rung 0 has finished, while higher rungs may still run.
-            staged_record = {**child.record, "rungs": history[key]}
-            campaign.store.stage_evaluation(campaign.campaign_id, number, key, child.genome_hash, staged_record)
-            log.debug("rung %d evaluation of individual %d finished and staged: %s", rung, key,
-                      record.get("status"))
-            pause_point("evaluation_staged")
-            if record.get("status") != "ok":
-                log.info("individual %d at rung %d: %s: %s", key, rung, record.get("status"), record.get("error"))
-            bar.update(1)
-    bar.close()
+    try:
+        with logging_redirect_tqdm():
+            for key, record in executor.map(jobs):
+                weights = record.pop("weights", None)
+                if weights is not None:
+                    campaign.weights[key] = weights
+                child = by_id[key]
+                _add_rung(child, history, record, rung, steps)
+                # NOTE: the staged row of a child is replaced at each rung, so `evo status` counts a
+                # generation as done once rung 0 has finished, while higher rungs may still run.
+                staged_record = {**child.record, "rungs": history[key]}
+                campaign.store.stage_evaluation(campaign.campaign_id, number, key, child.genome_hash, staged_record)
+                log.debug("rung %d evaluation of individual %d finished and staged: %s", rung, key,
+                          record.get("status"))
+                pause_point("evaluation_staged")
+                if record.get("status") != "ok":
+                    log.info("individual %d at rung %d: %s: %s", key, rung, record.get("status"), record.get("error"))
+                bar.update(1)
+    finally:
+        # Also on an error, so that its message starts on a line of its own.
+        bar.close()
 
 
 def _add_rung(child: Individual, history: dict[int, list[dict[str, Any]]], record: dict[str, Any], rung: int,
