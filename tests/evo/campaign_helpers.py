@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import sqlite3
 import subprocess
+import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -112,3 +114,47 @@ def start_paused(command: Sequence[str], pause_at: str) -> subprocess.Popen:
     process.wait()
     output = "".join(lines)
     raise AssertionError(f"the command exited before pausing at {pause_at}:\n{output[-3000:]}")
+
+
+def free_port() -> int:
+    """Return a TCP port on 127.0.0.1 that was free a moment ago."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        return listener.getsockname()[1]
+
+
+class BackgroundCommand:
+    """A command run in the background (a Dask scheduler, worker or `evo`), its stderr kept as lines."""
+
+    def __init__(self, command: Sequence[str], env: dict | None = None):
+        self.lines: list[str] = []
+        self.process = subprocess.Popen(list(command), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                        text=True, env=env)
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        for line in self.process.stderr:
+            self.lines.append(line)
+
+    def wait_for(self, text: str, timeout: float = 120.0) -> None:
+        """Wait until a line of stderr contains `text`; fail when the command ends first or time runs out."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if any(text in line for line in self.lines):
+                return
+            if self.process.poll() is not None:
+                break
+            time.sleep(0.1)
+        raise AssertionError(f"{text!r} not seen; last output:\n{''.join(self.lines[-30:])}")
+
+    def stop(self) -> None:
+        """End the command with SIGTERM (SIGKILL after 20 s) and wait for it; nothing when it has ended."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self._reader.join(timeout=5)

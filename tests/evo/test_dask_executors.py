@@ -7,65 +7,20 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
-import subprocess
 import sys
-import threading
-import time
 
 import pytest
 
 from evo.config import load_preset
 from evo.executors import DaskExecutor, ExecutorError, make_executor
 
-from campaign_helpers import results, run_campaign
+from campaign_helpers import BackgroundCommand, free_port, results, run_campaign
 
 pytest.importorskip("dask.distributed")
 
 
 def smoke_config(db, **run):
     return load_preset("smoke").with_overrides(db=str(db), generations=1, **run)
-
-
-def free_port():
-    with socket.socket() as listener:
-        listener.bind(("127.0.0.1", 0))
-        return listener.getsockname()[1]
-
-
-class Server:
-    """A subprocess whose stderr is read by a thread, so that a line can be waited for."""
-
-    def __init__(self, command, env=None):
-        self.lines: list[str] = []
-        self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                                        text=True, env=env)
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-
-    def _read(self):
-        for line in self.process.stderr:
-            self.lines.append(line)
-
-    def wait_for(self, text, timeout=120.0):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if any(text in line for line in self.lines):
-                return
-            if self.process.poll() is not None:
-                break
-            time.sleep(0.1)
-        raise AssertionError(f"{text!r} not seen; last output:\n{''.join(self.lines[-30:])}")
-
-    def stop(self):
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        self._reader.join(timeout=5)
 
 
 @pytest.fixture(scope="module")
@@ -86,21 +41,21 @@ def test_scheduler_survives_killed_worker(serial_results, tmp_path):
     address = f"127.0.0.1:{port}"
     servers = []
     try:
-        scheduler = Server(["dask", "scheduler", "--host", "127.0.0.1", "--port", str(port), "--no-dashboard"])
+        scheduler = BackgroundCommand(["dask", "scheduler", "--host", "127.0.0.1", "--port", str(port), "--no-dashboard"])
         servers.append(scheduler)
         scheduler.wait_for("Scheduler at:")
         worker_command = ["dask", "worker", f"tcp://{address}", "--host", "127.0.0.1", "--nthreads", "1",
                           "--no-nanny", "--no-dashboard"]
         # The first worker stops inside its first evaluation, and the test kills it there.
-        doomed = Server(worker_command + ["--name", "doomed"], env={**os.environ, "EVONAS_PAUSE_AT": "evaluation:1"})
+        doomed = BackgroundCommand(worker_command + ["--name", "doomed"], env={**os.environ, "EVONAS_PAUSE_AT": "evaluation:1"})
         servers.append(doomed)
-        survivor = Server(worker_command + ["--name", "survivor"])
+        survivor = BackgroundCommand(worker_command + ["--name", "survivor"])
         servers.append(survivor)
         doomed.wait_for("Registered to:")
         survivor.wait_for("Registered to:")
 
         db = tmp_path / "smoke.sqlite"
-        campaign = Server([sys.executable, "-c", "from evo.cli import main; main()", "run", "--preset", "smoke", "--db", str(db),
+        campaign = BackgroundCommand([sys.executable, "-c", "from evo.cli import main; main()", "run", "--preset", "smoke", "--db", str(db),
                            "--generations", "1", "--executor", f"dask://{address}"])
         servers.append(campaign)
         doomed.wait_for("paused at evaluation:1")

@@ -8,12 +8,9 @@ from __future__ import annotations
 import logging
 import os
 import signal
-import socket
-import subprocess
 import sys
 import threading
 import time
-from collections.abc import Sequence
 
 import pytest
 
@@ -22,55 +19,11 @@ from evo.executors import DaskExecutor, Job, _infrastructure_failure
 from fitness import task_shapes
 from genomes.zoo import build_seed
 
-from campaign_helpers import query, results, run_campaign
+from campaign_helpers import BackgroundCommand, free_port, query, results, run_campaign
 
 pytest.importorskip("dask.distributed")
 
 EVO = [sys.executable, "-c", "from evo.cli import main; main()"]
-
-
-def free_port() -> int:
-    """Return a TCP port on 127.0.0.1 that was free a moment ago."""
-    with socket.socket() as listener:
-        listener.bind(("127.0.0.1", 0))
-        return listener.getsockname()[1]
-
-
-class DaskServer:
-    """A command run in the background (a Dask scheduler, worker or `evo`), its stderr kept as lines."""
-
-    def __init__(self, command: Sequence[str], env: dict | None = None):
-        self.lines: list[str] = []
-        self.process = subprocess.Popen(list(command), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                                        text=True, env=env)
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-
-    def _read(self) -> None:
-        for line in self.process.stderr:
-            self.lines.append(line)
-
-    def wait_for(self, text: str, timeout: float = 120.0) -> None:
-        """Wait until a line of stderr contains `text`; fail when the command ends first or time runs out."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if any(text in line for line in self.lines):
-                return
-            if self.process.poll() is not None:
-                break
-            time.sleep(0.1)
-        raise AssertionError(f"{text!r} not seen; last output:\n{''.join(self.lines[-30:])}")
-
-    def stop(self) -> None:
-        """End the command with SIGTERM (SIGKILL after 20 s) and wait for it; nothing when it has ended."""
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        self._reader.join(timeout=5)
 
 
 def flops_job(key):
@@ -81,7 +34,7 @@ def flops_job(key):
 
 
 def start_scheduler(port):
-    scheduler = DaskServer(["dask", "scheduler", "--host", "127.0.0.1", "--port", str(port), "--no-dashboard"])
+    scheduler = BackgroundCommand(["dask", "scheduler", "--host", "127.0.0.1", "--port", str(port), "--no-dashboard"])
     scheduler.wait_for("Scheduler at:")
     return scheduler
 
@@ -108,10 +61,10 @@ def test_lost_scheduler_stops_run_then_resume(serial_results, tmp_path):
         scheduler = start_scheduler(port)
         servers.append(scheduler)
         # Generation 0 has four evaluations, so the worker stops inside the second one of generation 1.
-        worker = DaskServer(worker_command(port, "--no-nanny"), env={**os.environ, "EVONAS_PAUSE_AT": "evaluation:6"})
+        worker = BackgroundCommand(worker_command(port, "--no-nanny"), env={**os.environ, "EVONAS_PAUSE_AT": "evaluation:6"})
         servers.append(worker)
         worker.wait_for("Registered to:")
-        campaign = DaskServer(EVO + ["run", "--preset", "smoke", "--db", str(db), "--generations", "1",
+        campaign = BackgroundCommand(EVO + ["run", "--preset", "smoke", "--db", str(db), "--generations", "1",
                                     "--executor", f"dask://127.0.0.1:{port}"])
         servers.append(campaign)
         worker.wait_for("paused at evaluation:6")
@@ -140,10 +93,10 @@ def test_lost_scheduler_stops_run_then_resume(serial_results, tmp_path):
         # A fresh scheduler on the same address, and a worker that does not stop.
         scheduler = start_scheduler(port)
         servers.append(scheduler)
-        worker = DaskServer(worker_command(port, "--no-nanny"))
+        worker = BackgroundCommand(worker_command(port, "--no-nanny"))
         servers.append(worker)
         worker.wait_for("Registered to:")
-        resume = DaskServer(EVO + ["resume", str(db), "--executor", f"dask://127.0.0.1:{port}"])
+        resume = BackgroundCommand(EVO + ["resume", str(db), "--executor", f"dask://127.0.0.1:{port}"])
         servers.append(resume)
         assert resume.process.wait(timeout=180) == 0, "".join(resume.lines[-30:])
     finally:
@@ -180,7 +133,7 @@ def test_scheduler_without_workers_warns(caplog):
         time.sleep(1.5)
         later_warnings = sum("has no workers" in record.getMessage() for record in caplog.records)
         # The executor keeps waiting: a worker that joins now runs the job.
-        worker = DaskServer(worker_command(port, "--no-nanny"))
+        worker = BackgroundCommand(worker_command(port, "--no-nanny"))
         servers.append(worker)
         waiter.join(timeout=120)
     finally:
@@ -210,7 +163,7 @@ def test_nanny_worker_timeout_warning(caplog, worker_first):
         if not worker_first:
             executor = DaskExecutor(f"dask://127.0.0.1:{port}", timeout=60.0)
         # With its nanny (the default), the worker is a daemonic process.
-        worker = DaskServer(worker_command(port, "--name", "nannied"))
+        worker = BackgroundCommand(worker_command(port, "--name", "nannied"))
         servers.append(worker)
         worker.wait_for("Registered to:")
         if worker_first:
