@@ -179,8 +179,8 @@ def _worker_main(connection: multiprocessing.connection.Connection, parent_pid: 
             connection.send(JOB_STARTED)
             connection.send(run_job(job))
         except OSError:
-            # The engine is gone (killed, or it stopped this worker's batch): nobody reads the
-            # record, so the worker ends without a BrokenPipeError traceback.
+            # The engine is gone (killed, or it stopped this worker's batch), so no process reads
+            # the record, and the worker ends without a BrokenPipeError traceback.
             os._exit(1)
 
 
@@ -358,7 +358,7 @@ class ProcessExecutor:
     def close(self) -> None:
         self._closed = True
         self._abandon()
-        # All workers are told first, so that they end side by side.
+        # Every worker gets its stop message first, so that they end side by side.
         for worker in self._idle:
             try:
                 worker.connection.send(None)

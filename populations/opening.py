@@ -61,8 +61,12 @@ def _needs_immutable(connection: sqlite3.Connection, path: Path) -> bool:
     """Whether a read-only connection fails only because the file's folder is read-only.
 
     A reader of a file in WAL mode needs its `-shm` file, which SQLite cannot create in a
-    read-only folder. No engine can be writing a file there, so reading it as immutable is
+    read-only folder. An engine cannot write the file there, so reading it as immutable is
     safe, except that commits still in a `-wal` file beside it stay unseen.
+
+    NOTE: a read-only mount of a folder that is writable through another path is the
+    exception. An engine writing through that path is not seen, and the reader may read
+    stale or inconsistent pages.
     """
     try:
         connection.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchall()

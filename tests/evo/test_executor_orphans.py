@@ -73,7 +73,7 @@ def test_workers_exit_when_engine_is_killed(tmp_path):
 
 def test_workers_of_killed_engine_exit_quietly(tmp_path):
     # Short evaluations, so a worker is likely to finish one after the engine died and find
-    # nobody to send its record to. Workers share the engine's stderr, so their output lands
+    # no engine to send its record to. Workers share the engine's stderr, so their output lands
     # in the same pipe, which stays open until the last of them exits.
     path = tmp_path / "killed.sqlite"
     engine = subprocess.Popen(
