@@ -270,8 +270,8 @@ class Campaign:
     def run(self) -> dict[str, Any]:
         """Run to ``search.generations`` and return the store's summary of the campaign.
 
-        Holds the run lock of the database file (evo.run_lock) throughout. Raises
-        CampaignRunningError within about a second, before any work, when another engine holds it.
+        Keeps the run lock of the database file (evo.run_lock) throughout. Raises
+        CampaignRunningError within about a second, before any work, when another engine has it.
         """
         with RunLock(self.store.path, self.config.name):
             return self._run_locked()

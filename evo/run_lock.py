@@ -2,8 +2,8 @@
 
 The engine takes the lock before it opens the campaign and keeps it until ``Campaign.run()``
 returns or raises. The kernel drops the lock when the process exits, even on SIGKILL, so a
-reader can tell a live campaign from one whose engine died: the campaign row still says
-`running`, but no process holds the lock.
+reader can tell a live campaign from one whose engine died: the campaign row still reads
+`running`, but no process has the lock.
 
 The lock file contains the holder's PID, host name, campaign name and start time as JSON.
 The file is left in place after a run, emptied, because removing it would let a second
