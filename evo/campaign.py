@@ -417,7 +417,7 @@ class Campaign:
         survivors = select_survivors(members, self.config.search.population)
         self.population = [by_id[m.id] for m in survivors]
         front = first_front(survivors)
-        volume = hypervolume(survivors, self.reference)
+        volume = hypervolume(survivors, self.reference, front)
         self._commit(number, children, [m.id for m in front], volume, rng)
         pause_point("generation_committed")
         self._report(number, children, len(front), volume, time.perf_counter() - started)
@@ -573,8 +573,9 @@ class Campaign:
         members = self._members(self.population)
         by_id = {ind.id: ind for ind in self.population}
         count = self.config.search.offspring_count
-        parents = [by_id[m.id] for m in select_parents(members, count, rng)]
         order = fitness_order(members)
+        ranks = {member_id: rank for member_id, (rank, _) in order.items()}
+        parents = [by_id[m.id] for m in select_parents(members, count, rng, ranks)]
         # Hashes of the population and of this generation's children. self.known covers every
         # hash scored before this generation.
         seen = {ind.genome_hash for ind in self.population}

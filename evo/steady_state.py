@@ -208,8 +208,9 @@ class AsynchronousLoop:
     def _commit(self, number: int, slots_used: int, next_id: int, started: float) -> None:
         campaign = self.campaign
         members = self._members(campaign.population)
-        front = [m.id for m in first_front(members)]
-        volume = hypervolume(members, campaign.reference)
+        front_members = first_front(members)
+        front = [m.id for m in front_members]
+        volume = hypervolume(members, campaign.reference, front_members)
         children = [child for child in self.joined if child.generation == number]
         self.joined = [child for child in self.joined if child.generation != number]
         # Campaign._commit keeps only the members' weights, but finished children in flight

@@ -247,3 +247,78 @@ def test_member_without_fitness_ranks_after_violators():
     assert ranks[3] < ranks[1] < ranks[2]
     assert [m.id for m in everyone] == [3, 1, 2]
     assert first_front(population) == [population[2]]
+
+
+# The vectorised sort against DEAP's, and crowding distances in tournaments
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from evo.selection import fitness_order, select_nsga2, sort_nondominated
+
+ALL_COST_NAMES = ("accuracy", "flops", "params", "latency")
+
+
+@st.composite
+def populations(draw):
+    """Members over 1 to 4 objectives with values from a small grid, so that ties and
+    equal fitnesses are frequent."""
+    count = draw(st.integers(min_value=0, max_value=40))
+    width = draw(st.integers(min_value=1, max_value=4))
+    names = ALL_COST_NAMES[:width]
+    grid = st.sampled_from([0.0, 0.25, 0.5, 0.75, 1.0, 2.0])
+    points = draw(st.lists(st.tuples(*[grid] * width), min_size=count, max_size=count))
+    return [Member(i + 1, dict(zip(names, point)), names) for i, point in enumerate(points)]
+
+
+def _ids(fronts):
+    return [[m.id for m in front] for front in fronts]
+
+
+@settings(max_examples=300, deadline=None)
+@given(populations(), st.integers(min_value=0, max_value=45), st.booleans())
+def test_sort_nondominated_matches_deap(population, k, first_only):
+    ours = sort_nondominated(population, k, first_front_only=first_only)
+    deaps = tools.sortNondominated(population, k, first_front_only=first_only)
+
+    assert _ids(ours) == _ids(deaps)
+
+
+@settings(max_examples=300, deadline=None)
+@given(populations(), st.integers(min_value=0, max_value=45))
+def test_select_nsga2_matches_deap(population, k):
+    twin = [Member(m.id, m.objectives, m.names) for m in population]
+
+    ours = select_nsga2(population, k)
+    deaps = tools.selNSGA2(twin, k)
+
+    assert [m.id for m in ours] == [m.id for m in deaps]
+    assert [m.crowding_dist for m in ours] == [m.fitness.crowding_dist for m in deaps]
+
+
+def test_tournament_between_equal_ranks_takes_the_larger_crowding_distance():
+    # One front of four points: the two ends have infinite crowding distance, the middle
+    # ones finite. Every tournament of an end against a middle point must pick the end,
+    # which failed while the distances stayed on DEAP's fitness objects and read as 0.
+    population = members([(0.9, 1e6), (0.8, 5e5), (0.7, 2e5), (0.6, 1e5)])
+    ranks = assign_rank_and_crowding(population)
+    assert set(ranks.values()) == {0}
+    # Accuracy adds 0.2 / 0.6 to both middle points; FLOPs add 8e5 / 1.8e6 and 4e5 / 1.8e6.
+    assert [m.crowding_dist for m in population] == [
+        math.inf, pytest.approx(1 / 3 + 4 / 9), pytest.approx(1 / 3 + 2 / 9), math.inf]
+
+    rng = np.random.default_rng(3)
+    for _ in range(200):
+        ends, middles = [population[0], population[3]], [population[1], population[2]]
+        pair = [ends[int(rng.integers(2))], middles[int(rng.integers(2))]]
+        chosen = select_parents(pair, 1, rng, {m.id: 0 for m in pair})
+        assert chosen[0] in ends
+
+
+def test_fitness_order_breaks_rank_ties_by_crowding():
+    population = members([(0.9, 1e6), (0.8, 5e5), (0.7, 2e5), (0.6, 1e5)])
+
+    order = fitness_order(population)
+
+    assert order[1] < order[2] < order[3] and order[4] < order[2]
+    assert order[1] == order[4] == (0, -math.inf)
