@@ -47,6 +47,7 @@ from genomes.shapes import count_flops
 from genomes import GenomeError, InnovationCounter
 from operators import Operator, get_operator
 from populations import Store
+from populations.records import EncodedJSON, encode_metrics
 from populations.weights import WeightsNotFoundError, load_weights, save_weights, weights_by_hash
 
 log = logging.getLogger(__name__)
@@ -244,6 +245,9 @@ class Campaign:
         self.known = ScoredGenomes(self)
         # Finished evaluations not staged yet, as (individual id, genome hash, record).
         self.unstaged: list[tuple[int, str, dict[str, Any]]] = []
+        # Metrics encoded at staging, by individual id, with the metrics dict they encode, so
+        # that the commit reuses the text while the child's record still holds that dict.
+        self.metrics_text: dict[int, tuple[dict[str, Any], EncodedJSON]] = {}
         self.stage_interval = STAGE_INTERVAL
         self.campaign_id: int | None = None
         # Evaluations staged by an interrupted run of the generation now being evaluated.
@@ -694,7 +698,15 @@ class Campaign:
         """Stage the finished evaluations that wait in memory, in one transaction."""
         if not self.unstaged:
             return
-        self.store.stage_evaluations(self.campaign_id, number, self.unstaged)
+        staged = []
+        for key, genome_hash, record in self.unstaged:
+            metrics = record.get("metrics")
+            text = encode_metrics(metrics) if isinstance(metrics, dict) else None
+            if text is not None:
+                self.metrics_text[key] = (metrics, text)
+                record = {**record, "metrics": text}
+            staged.append((key, genome_hash, record))
+        self.store.stage_evaluations(self.campaign_id, number, staged)
         for key, _, record in self.unstaged:
             log.debug("evaluation of individual %d finished and staged: %s", key, record.get("status"))
         count = len(self.unstaged)
@@ -773,6 +785,8 @@ class Campaign:
             before_commit=lambda: self._before_commit(children),
         )
         self.known.forget_committed(children)
+        for child in children:
+            self.metrics_text.pop(child.id, None)
         # Only members can become parents, so the weights of the other children are dropped.
         members = {ind.id for ind in self.population}
         self.weights = {ind_id: data for ind_id, data in self.weights.items() if ind_id in members}
@@ -784,14 +798,20 @@ class Campaign:
                 save_weights(self.store.db, child.id, child.genome_hash, self.weights[child.id])
         pause_point("commit_written")
 
-    def _stored_metrics(self, individual: Individual) -> dict[str, Any]:
+    def _stored_metrics(self, individual: Individual) -> dict[str, Any] | EncodedJSON:
         """Return the metrics to store, with the constraint violation when limits are set.
 
         violation is the total relative excess over the limits (0 is feasible). It is None
-        when a limited quantity was not measured, which counts as infeasible.
+        when a limited quantity was not measured, which counts as infeasible. Without limits,
+        metrics encoded when they were staged are returned as that text.
         """
-        metrics = dict(individual.record.get("metrics", {}))
+        metrics = individual.record.get("metrics", {})
         limits = self.config.search.constraints
+        if not limits:
+            encoded = self.metrics_text.get(individual.id)
+            if encoded is not None and encoded[0] is metrics:
+                return encoded[1]
+        metrics = dict(metrics)
         if limits:
             violation = constraint_violation(constraint_values(individual.record), limits)
             metrics["violation"] = violation if math.isfinite(violation) else None

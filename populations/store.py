@@ -41,6 +41,15 @@ def _decode_json_columns(frame: pd.DataFrame, columns: Sequence[str]) -> pd.Data
     return frame
 
 
+def _staged_text(record: Mapping[str, Any]) -> str:
+    """Encode a staged record, splicing in metrics that records.encode_metrics encoded already."""
+    metrics = record.get("metrics")
+    if not isinstance(metrics, records.EncodedJSON):
+        return json.dumps(record)
+    rest = json.dumps({key: value for key, value in record.items() if key != "metrics"})
+    return f'{rest[:-1]}{", " if len(rest) > 2 else ""}"metrics": {metrics}}}'
+
+
 class Store:
     """A population database: campaigns, individuals, lineage, evaluations and generations.
 
@@ -423,6 +432,8 @@ class Store:
 
         staged: (individual_id, genome_hash, record) tuples. One transaction for several
         evaluations saves a commit per evaluation. Otherwise it works like stage_evaluation().
+        A record's metrics may be the text of records.encode_metrics(), which is then
+        stored as it is and read back as the dict.
         """
         self._require_writable()
         generation = records.require_int(generation, "generation number")
@@ -435,7 +446,7 @@ class Store:
                 str(genome_hash),
                 # Python's JSON dialect keeps NaN and infinity, so the engine reads back exactly
                 # the record it staged. Only the engine reads this column.
-                json.dumps(records.require_mapping(record, "staged evaluation")),
+                _staged_text(records.require_mapping(record, "staged evaluation")),
                 now,
             )
             for individual_id, genome_hash, record in staged

@@ -8,7 +8,8 @@ import sqlite3
 import pytest
 from population_builders import evaluation, individual
 
-from populations import SCHEMA_VERSION, SchemaVersionError, Store
+from populations import SCHEMA_VERSION, SchemaVersionError, Store, StoreError
+from populations.records import encode_metrics
 
 
 def downgrade_to_version_1(path):
@@ -32,6 +33,39 @@ def test_staged_records_round_trip(store, campaign_id):
     assert math.isnan(staged[(5, "hash-5")]["objectives"]["accuracy"])
     assert staged[(5, "hash-5")]["seconds"] == 1.5
     assert store.staged_evaluations(campaign_id, 1) == {}
+
+
+METRICS = {"params": 120, "loss_curve": [[1, 2.302585], [2, 1.75]], "device": "cpu"}
+
+
+@pytest.mark.parametrize("others", [{"status": "ok", "objectives": {"flops": 2.0}, "seconds": 0.5}, {}])
+def test_metrics_encoded_once_are_staged_and_committed_alike(store, campaign_id, db_path, others):
+    text = encode_metrics(METRICS)
+    store.stage_evaluations(campaign_id, 0, [(1, "hash-1", {**others, "metrics": text}),
+                                             (2, "hash-2", {**others, "metrics": dict(METRICS)})])
+
+    staged = store.staged_evaluations(campaign_id, 0)
+    assert staged[(1, "hash-1")] == staged[(2, "hash-2")] == {**others, "metrics": METRICS}
+
+    store.commit_generation(
+        campaign_id, 0, individuals=[individual(1, 0), individual(2, 0)], lineage=[],
+        evaluations=[{**evaluation(1, accuracy=0.5), "metrics": text},
+                     {**evaluation(2, accuracy=0.5), "metrics": dict(METRICS)}],
+        members=[1, 2], front=[1, 2], hypervolume=None, state={},
+    )
+    with sqlite3.connect(db_path) as connection:
+        stored = [row[0] for row in connection.execute("SELECT metrics FROM evaluations ORDER BY individual_id")]
+    assert stored[0] == stored[1] == text
+
+
+def test_metrics_text_must_come_from_encode_metrics(store, campaign_id):
+    assert encode_metrics({"loss": math.nan}) is None
+    with pytest.raises(StoreError, match="metrics must be a dict"):
+        store.commit_generation(
+            campaign_id, 0, individuals=[individual(1, 0)], lineage=[],
+            evaluations=[{**evaluation(1, accuracy=0.5), "metrics": '{"params": 1}'}],
+            members=[1], front=[1], hypervolume=None, state={},
+        )
 
 
 def test_staged_rows_invisible_to_readers(store, campaign_id, db_path):
