@@ -77,6 +77,9 @@ class Individual:
     parents: tuple[int, ...] = ()
     operator: str | None = None
     record: dict[str, Any] = field(default_factory=dict)
+    # True when variation found no scored individual of this campaign with the same hash,
+    # so the evaluation can skip that lookup (nothing is committed in between).
+    unscored: bool = False
 
     @property
     def objectives(self) -> dict[str, float]:
@@ -595,6 +598,7 @@ class Campaign:
                 else:
                     child = self._vary([first], self._pick_mutation(rng), rng, next_id, None, seen)
                 if child is not None and child.genome_hash not in seen and child.genome_hash not in self.known:
+                    child.unscored = True
                     break
             if child is None:
                 log.debug("no operator applied to parent %d; no child in slot %d", first.id, index)
@@ -650,7 +654,8 @@ class Campaign:
         task, budget = self.config.task.to_dict(), self.config.budget.to_dict()
         jobs = []
         for child in children:
-            reuse = self.known.get(child.genome_hash) or self._stored_evaluation(child.genome_hash)
+            reuse = None if child.unscored else self.known.get(child.genome_hash)
+            reuse = reuse or self._stored_evaluation(child.genome_hash)
             if reuse is not None and reuse.get("status") in ("ok", "cached"):
                 child.record = {**reuse, "status": "cached", "seconds": 0.0}
                 if inherit:
