@@ -29,48 +29,97 @@ from genomes.ops import OPERATIONS
 
 MAX_LEAVES = 32
 
+# JSON text and digest of node labels, shared by every genome. Labels come from a small
+# vocabulary (operations, parameters, activations), so the cache stays small. It is emptied
+# when it reaches the limit.
+_LABELS: dict[tuple, tuple[str, str]] = {}
+LABEL_CACHE_LIMIT = 8192
+
 
 def _digest(value: Any) -> str:
     return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()
 
 
-def _label(genome: Genome, node_id: int) -> list[Any]:
+def _label(genome: Genome, node_id: int) -> tuple:
+    # A tuple, so it can key _LABELS. json.dumps writes tuples as arrays, so the JSON text is
+    # the one of the list form [op, [[key, value], ...], activation, merge, is_output].
     node = genome.node(node_id)
-    params = node.resolved_params() if node.op in OPERATIONS else dict(node.params)
+    params = node._resolved() if node.op in OPERATIONS else dict(node.params)
     merge = node.merge if len(node.inputs) > 1 else None
-    return [node.op, sorted(params.items()), node.activation, merge, node_id == genome.output]
+    return (node.op, tuple(sorted(params.items())), node.activation, merge, node_id == genome.output)
 
 
-def _in_signature(genome: Genome, node_id: int, colors: dict[int, str]) -> list[str]:
-    node = genome.node(node_id)
-    sig = [colors[s] for s in node.inputs]
-    return sig if node.merge == "concat" and len(sig) > 1 else sorted(sig)
+def _label_text_and_digest(label: tuple) -> tuple[str, str]:
+    # In a valid genome the resolved parameter values are ints (never bools) and the names come
+    # from fixed vocabularies, so equal labels have equal JSON texts.
+    known = _LABELS.get(label)
+    if known is None:
+        text = json.dumps(label, sort_keys=True, default=str)
+        known = (text, hashlib.sha256(text.encode()).hexdigest())
+        if len(_LABELS) >= LABEL_CACHE_LIMIT:
+            _LABELS.clear()
+        _LABELS[label] = known
+    return known
+
+
+def _refined_color(color: str, in_signature: list[str], outs: list[tuple[str, int]]) -> str:
+    """Return ``_digest([color, in_signature, outs])``, writing the JSON text directly.
+
+    Colours are hex digests, so no character needs escaping, and the text matches what
+    json.dumps writes with its default separators.
+    """
+    inputs = '"' + '", "'.join(in_signature) + '"' if in_signature else ""
+    readers = ", ".join(f'["{reader}", {position}]' for reader, position in outs)
+    return hashlib.sha256(f'["{color}", [{inputs}], [{readers}]]'.encode()).hexdigest()
+
+
+INPUT_COLOR = _digest("input")
 
 
 class _Canonicaliser:
     def __init__(self, genome: Genome):
         self.genome = genome
         self.ids = sorted(genome.ids)
-        self.out_edges: dict[int, list[tuple[int, int]]] = {INPUT: []}
+        out_edges: dict[int, list[tuple[int, int]]] = {INPUT: []}
         for nid in self.ids:
-            self.out_edges.setdefault(nid, [])
+            out_edges.setdefault(nid, [])
+        # Whether the order of a node's inputs counts: it does for a concat of several.
+        self.ordered: dict[int, bool] = {}
         for node in genome.nodes:
-            ordered = node.merge == "concat" and len(node.inputs) > 1
+            ordered = self.ordered[node.id] = node.merge == "concat" and len(node.inputs) > 1
             for position, src in enumerate(node.inputs):
-                self.out_edges[src].append((node.id, position if ordered else -1))
+                out_edges[src].append((node.id, position if ordered else -1))
+        # Per node, in id order: id, inputs, whether their order counts, out-edges as
+        # (reader, position) pairs.
+        self.rows = []
+        self.inputs: dict[int, tuple[int, ...]] = {}
+        self.labels: dict[int, tuple[str, str]] = {}
+        for nid in self.ids:
+            inputs = self.inputs[nid] = genome.node(nid).inputs
+            self.rows.append((nid, inputs, self.ordered[nid], out_edges[nid]))
+            self.labels[nid] = _label_text_and_digest(_label(genome, nid))
         self.leaves = 0
         # The node order of the first leaf with each encoding. A later leaf with the same encoding
         # gives an automorphism (node id -> node id), which lets the search skip symmetric branches.
         self.leaf_orders: dict[str, list[int]] = {}
         self.automorphisms: list[dict[int, int]] = []
 
+    def initial_colors(self) -> dict[int, str]:
+        colors = {INPUT: INPUT_COLOR}
+        for nid in self.ids:
+            colors[nid] = self.labels[nid][1]
+        return colors
+
     def refine(self, colors: dict[int, str]) -> dict[int, str]:
         classes = len(set(colors.values()))
         for _ in range(len(self.ids) + 1):
             updated = {INPUT: colors[INPUT]}
-            for nid in self.ids:
-                outs = sorted([colors[dst], pos] for dst, pos in self.out_edges[nid])
-                updated[nid] = _digest([colors[nid], _in_signature(self.genome, nid, colors), outs])
+            for nid, inputs, ordered, out_edges in self.rows:
+                in_signature = [colors[s] for s in inputs]
+                if not ordered:
+                    in_signature.sort()
+                outs = sorted([(colors[dst], pos) for dst, pos in out_edges])
+                updated[nid] = _refined_color(colors[nid], in_signature, outs)
             new_classes = len(set(updated.values()))
             colors = updated
             if new_classes == classes:
@@ -79,17 +128,22 @@ class _Canonicaliser:
         return colors
 
     def encode(self, colors: dict[int, str]) -> str:
-        order = sorted(self.ids, key=lambda nid: colors[nid])
+        """Return ``_digest([rows, output index, head])`` with one ``[label, inputs]`` row per node.
+
+        The JSON text is assembled from the cached label texts. Indices are plain ints, so the
+        text matches what json.dumps writes for the same value.
+        """
+        order = sorted(self.ids, key=colors.__getitem__)
         index = {nid: i + 1 for i, nid in enumerate(order)}
         index[INPUT] = 0
         rows = []
         for nid in order:
-            node = self.genome.node(nid)
-            inputs = [index[s] for s in node.inputs]
-            if not (node.merge == "concat" and len(inputs) > 1):
+            inputs = [index[s] for s in self.inputs[nid]]
+            if not self.ordered[nid]:
                 inputs.sort()
-            rows.append([_label(self.genome, nid), inputs])
-        return _digest([rows, index[self.genome.output], self.genome.head])
+            rows.append(f"[{self.labels[nid][0]}, [{', '.join(map(str, inputs))}]]")
+        text = f"[[{', '.join(rows)}], {index[self.genome.output]}, {json.dumps(self.genome.head)}]"
+        return hashlib.sha256(text.encode()).hexdigest()
 
     def search(self, colors: dict[int, str], fixed: tuple[int, ...] = ()) -> str:
         colors = self.refine(colors)
@@ -139,9 +193,14 @@ class _Canonicaliser:
 
 
 def canonical_hash(genome: Genome) -> str:
-    """Hex SHA-256 of the canonical form of the live part of a valid genome."""
+    """Hex SHA-256 of the canonical form of the live part of a valid genome.
+
+    The genome keeps the hash, so later calls on the same object return it at once.
+    """
+    return genome._memoized("canonical_hash", lambda: _compute_hash(genome))
+
+
+def _compute_hash(genome: Genome) -> str:
     live = genome.validate().pruned()
     canon = _Canonicaliser(live)
-    colors = {INPUT: _digest("input")}
-    colors.update({nid: _digest(_label(live, nid)) for nid in canon.ids})
-    return canon.search(colors)
+    return canon.search(canon.initial_colors())

@@ -13,7 +13,7 @@ import heapq
 import json
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping
 
 from genomes.errors import InvalidGenomeError
 from genomes.ops import ACTIVATIONS, MERGES, OPERATIONS
@@ -23,14 +23,46 @@ HEADS = ("flatten", "gap")
 FORMAT_VERSION = 1
 
 
+# Resolved parameters by (operation, frozen parameters), shared by equal nodes. Only parameters
+# whose values are all exact ints go in, because 8.0 == 8 and True == 1 would otherwise find the
+# resolution of a valid node for an invalid one. The cache is emptied when it reaches the limit.
+_RESOLVED: dict[tuple[str, tuple[tuple[str, Any], ...]], dict[str, int]] = {}
+RESOLVED_CACHE_LIMIT = 4096
+
+
 def _freeze_params(params: Mapping[str, Any] | Iterable[tuple[str, Any]]) -> tuple[tuple[str, Any], ...]:
-    items = params.items() if isinstance(params, Mapping) else params
+    # dict and tuple are tested first because isinstance against typing.Mapping is slow.
+    if isinstance(params, dict):
+        items = params.items()
+    elif isinstance(params, tuple):
+        items = params
+    else:
+        items = params.items() if isinstance(params, Mapping) else params
     return tuple(sorted((str(key), value) for key, value in items))
+
+
+def _resolve(op: str, params: tuple[tuple[str, Any], ...]) -> dict[str, int]:
+    """Resolve through the shared cache; the returned dict is shared and must not be changed."""
+    if not all(type(value) is int for _, value in params):
+        return OPERATIONS[op].resolve(dict(params))
+    key = (op, params)
+    resolved = _RESOLVED.get(key)
+    if resolved is None:
+        resolved = OPERATIONS[op].resolve(dict(params))
+        if len(_RESOLVED) >= RESOLVED_CACHE_LIMIT:
+            _RESOLVED.clear()
+        _RESOLVED[key] = resolved
+    return resolved
 
 
 @dataclass(frozen=True)
 class Node:
-    """One vertex of the DAG. ``inputs`` keeps its order, which matters for ``concat``."""
+    """One vertex of the DAG. ``inputs`` keeps its order, which matters for ``concat``.
+
+    A node keeps its resolved parameters and its shape plans, once computed, in private
+    attributes that are not fields, so equality, hashing and repr ignore them and pickling
+    drops them.
+    """
 
     id: int
     op: str
@@ -49,7 +81,37 @@ class Node:
 
     def resolved_params(self) -> dict[str, int]:
         """Parameters with the operation's defaults filled in (the node must have a known op)."""
-        return OPERATIONS[self.op].resolve(dict(self.params))
+        return dict(self._resolved())
+
+    def _resolved(self) -> dict[str, int]:
+        # The dict is shared with other nodes and calls, so callers must not change it.
+        resolved = self.__dict__.get("_resolved_params")
+        if resolved is None:
+            resolved = _resolve(self.op, self.params)
+            object.__setattr__(self, "_resolved_params", resolved)
+        return resolved
+
+    def _cached_plan(self, shapes: tuple) -> Any:
+        """Return the shape plan cached by ``_cache_plan`` for these input shapes, or None."""
+        kept = self.__dict__.get("_plan")
+        if kept is not None and kept[0] == shapes:
+            return kept[1]
+        return None
+
+    def _cache_plan(self, shapes: tuple, plan: Any) -> None:
+        # One plan per node: a node almost always receives the same input shapes, and every
+        # object cached here adds to the work of the garbage collector.
+        object.__setattr__(self, "_plan", (shapes, plan))
+
+    def _checked(self) -> bool:
+        """Return whether the checks of this node that need no other node have passed before."""
+        return "_checked_alone" in self.__dict__
+
+    def _mark_checked(self) -> None:
+        object.__setattr__(self, "_checked_alone", True)
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {key: value for key, value in self.__dict__.items() if not key.startswith("_")}
 
     def replace(self, **changes: Any) -> Node:
         fields = {"id": self.id, "op": self.op, "params": self.params, "activation": self.activation,
@@ -82,7 +144,12 @@ class Node:
 
 @dataclass(frozen=True)
 class Genome:
-    """An immutable network description. Build variants with ``replace_nodes`` or ``with_node``."""
+    """An immutable network description. Build variants with ``replace_nodes`` or ``with_node``.
+
+    Values derived from the genome (validity, topological order, live ids, the pruned copy, the
+    canonical hash, shape plans) are computed once and kept in ``_memo``, which is not a field.
+    Methods hand out copies of the mutable ones.
+    """
 
     nodes: tuple[Node, ...]
     output: int
@@ -92,6 +159,19 @@ class Genome:
     def __post_init__(self) -> None:
         object.__setattr__(self, "nodes", tuple(self.nodes))
         object.__setattr__(self, "_index", MappingProxyType({n.id: n for n in self.nodes}))
+        object.__setattr__(self, "_memo", {})
+
+    def _memoized(self, key: Any, compute: Callable[[], Any]) -> Any:
+        """Return the value kept under ``key``, computing and keeping it on the first call.
+
+        An exception from ``compute`` propagates and nothing is kept, so the next call raises
+        again. Keep only immutable values, or values that callers receive as copies.
+        """
+        try:
+            return self._memo[key]
+        except KeyError:
+            value = self._memo[key] = compute()
+            return value
 
     # -- access ---------------------------------------------------------------------------------
 
@@ -128,6 +208,8 @@ class Genome:
 
     def validate(self) -> Genome:
         """Check the graph and return self; raise InvalidGenomeError naming the node or edge at fault."""
+        if "valid" in self._memo:
+            return self
         if not self.nodes:
             raise InvalidGenomeError("the genome has no nodes; add at least one node")
         seen: set[int] = set()
@@ -146,16 +228,24 @@ class Genome:
         if self.head not in HEADS:
             raise InvalidGenomeError(f"head {self.head!r} is unknown; use one of {list(HEADS)}")
         self.topological_order()
+        self._memo["valid"] = True
         return self
 
     @staticmethod
     def _validate_node(n: Node, ids: set[int]) -> None:
+        if n._checked():
+            # Every check but the dangling one passed before and needs no other node. The inputs
+            # are checked in the same order as below, so the same error comes first.
+            for src in n.inputs:
+                if src != INPUT and src not in ids:
+                    raise InvalidGenomeError(f"edge {src} -> {n.id} is dangling: node {src} does not exist")
+            return
         if n.op not in OPERATIONS:
             raise InvalidGenomeError(
                 f"node {n.id}: unknown operation {n.op!r}; known operations: {sorted(OPERATIONS)}"
             )
         try:
-            n.resolved_params()
+            n._resolved()
         except ValueError as error:
             raise InvalidGenomeError(f"node {n.id}: {error}") from None
         if n.activation not in ACTIVATIONS:
@@ -175,21 +265,33 @@ class Genome:
                 raise InvalidGenomeError(
                     f"edge {src} -> {n.id} is dangling: node {src} does not exist"
                 )
+        n._mark_checked()
 
     def topological_order(self) -> list[int]:
         """Node ids with every node after its inputs; ties go to the smaller id.
 
         Raises InvalidGenomeError naming the nodes on a cycle.
         """
-        pending = {n.id: len([s for s in set(n.inputs) if s != INPUT]) for n in self.nodes}
-        readers = self.consumers()
+        return list(self._memoized("order", self._topological_order))
+
+    def _topological_order(self) -> tuple[int, ...]:
+        # Kahn's algorithm with a min-heap. Each node counts its distinct sources other than the
+        # input, and each source lists its distinct readers.
+        pending: dict[int, int] = {}
+        readers: dict[int, set[int]] = {}
+        for n in self.nodes:
+            sources = set(n.inputs)
+            sources.discard(INPUT)
+            pending[n.id] = len(sources)
+            for src in sources:
+                readers.setdefault(src, set()).add(n.id)
         ready = [nid for nid, count in pending.items() if count == 0]
         heapq.heapify(ready)
         order = []
         while ready:
             nid = heapq.heappop(ready)
             order.append(nid)
-            for reader in set(readers.get(nid, ())):
+            for reader in readers.get(nid, ()):
                 pending[reader] -= 1
                 if pending[reader] == 0:
                     heapq.heappush(ready, reader)
@@ -200,7 +302,7 @@ class Genome:
                     if src != INPUT and src not in self:
                         raise InvalidGenomeError(f"edge {src} -> {nid} is dangling: node {src} does not exist")
             raise InvalidGenomeError(f"cycle through nodes {self._find_cycle(stuck)}; the graph must be acyclic")
-        return order
+        return tuple(order)
 
     def _find_cycle(self, candidates: list[int]) -> str:
         # Walk backwards along inputs inside the stuck set until a node repeats.
@@ -215,22 +317,28 @@ class Genome:
 
     def live_ids(self) -> set[int]:
         """Ids of the nodes that have a path to the output."""
+        return set(self._memoized("live", self._live_ids))
+
+    def _live_ids(self) -> frozenset[int]:
+        index = self._index
         live: set[int] = set()
         stack = [self.output]
         while stack:
             nid = stack.pop()
-            if nid == INPUT or nid in live or nid not in self:
+            if nid == INPUT or nid in live or nid not in index:
                 continue
             live.add(nid)
-            stack.extend(self.node(nid).inputs)
-        return live
+            stack.extend(index[nid].inputs)
+        return frozenset(live)
 
     def pruned(self) -> Genome:
-        """Return a copy without dead nodes (nodes with no path to the output)."""
-        live = self.live_ids()
+        """Return a copy without dead nodes (nodes with no path to the output), or self if none is dead."""
+        live = self._memoized("live", self._live_ids)
         if len(live) == len(self.nodes):
+            # Not kept in the memo, where self would make a reference cycle.
             return self
-        return Genome(tuple(n for n in self.nodes if n.id in live), self.output, self.head)
+        return self._memoized("pruned", lambda: Genome(tuple(n for n in self.nodes if n.id in live),
+                                                       self.output, self.head))
 
     # -- building variants ----------------------------------------------------------------------
 

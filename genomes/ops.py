@@ -67,6 +67,10 @@ class FlopCount:
                          self.elementwise + other.elementwise)
 
 
+# The zero count, shared because FlopCount is immutable.
+NO_FLOPS = FlopCount()
+
+
 @dataclass(frozen=True)
 class ParamSpec:
     """One hyperparameter of an operation: its default and its allowed range (inclusive)."""
@@ -134,7 +138,7 @@ class Operation:
         return 0
 
     def flops(self, params: Mapping[str, int], shape: Shape, out_shape: Shape) -> FlopCount:
-        return FlopCount()
+        return NO_FLOPS
 
     def build(self, params: Mapping[str, int], shape: Shape) -> nn.Module:
         raise NotImplementedError
@@ -515,7 +519,7 @@ ACTIVATIONS: dict[str, Callable[[], nn.Module]] = {
 
 
 def activation_flops(activation: str, shape: Shape) -> FlopCount:
-    return FlopCount(elementwise=0 if activation == "identity" else math.prod(shape))
+    return NO_FLOPS if activation == "identity" else FlopCount(elementwise=math.prod(shape))
 
 
 MERGES = ("add", "concat")

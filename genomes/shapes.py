@@ -23,8 +23,9 @@ from dataclasses import dataclass
 from typing import Sequence
 
 from genomes.errors import ShapeError
-from genomes.genome import INPUT, Genome
-from genomes.ops import FLAT, IMAGE, OPERATIONS, SEQUENCE, FlopCount, Shape, activation_flops, describe_shape
+from genomes.genome import INPUT, Genome, Node
+from genomes.ops import (FLAT, IMAGE, NO_FLOPS, OPERATIONS, SEQUENCE, FlopCount, Shape, activation_flops,
+                         describe_shape)
 
 
 @dataclass(frozen=True)
@@ -142,6 +143,10 @@ def check_input_shape(input_shape: Sequence[int]) -> Shape:
 
 def plan_merge(node_id: int, merge: str, sources: Sequence[int], shapes: Sequence[Shape]) -> tuple[tuple[InputPlan, ...], Shape]:
     """Apply the merge rule of this module's docstring; return per-input plans and the merged shape."""
+    if len(shapes) == 1:
+        # A single input is never adapted, whatever the merge.
+        shape = tuple(shapes[0])
+        return (InputPlan(sources[0], shape, False, None, None),), shape
     flatten = len({len(s) for s in shapes}) > 1
     adapted = [(math.prod(s),) if flatten else s for s in shapes]
     resample: list[tuple[int, ...] | None] = [None] * len(shapes)
@@ -166,32 +171,35 @@ def infer_shapes(genome: Genome, input_shape: Sequence[int], num_classes: int) -
     """Validate the genome, drop dead nodes, and compute every node's shapes and costs.
 
     Raises InvalidGenomeError for a broken graph and ShapeError naming the node that cannot take
-    its input. ``input_shape`` excludes the batch dimension.
+    its input. ``input_shape`` excludes the batch dimension. The genome keeps the plan for each
+    input shape and class count, so later calls return a copy of it without recomputing.
     """
     shape_in = check_input_shape(input_shape)
     if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1:
         raise ShapeError(f"num_classes must be a positive integer, got {num_classes!r}")
+    plan = genome._memoized(("plan", shape_in, num_classes), lambda: _plan_network(genome, shape_in, num_classes))
+    # The kept plan is shared, so the caller gets its own dict of node plans (which are immutable).
+    return NetworkPlan(plan.input_shape, plan.num_classes, plan.order, dict(plan.nodes), plan.head_features,
+                       plan.head_pooled)
+
+
+def _plan_network(genome: Genome, shape_in: Shape, num_classes: int) -> NetworkPlan:
     genome.validate()
     live = genome.pruned()
     order = tuple(live.topological_order())
     plans: dict[int, NodePlan] = {}
 
-    def shape_of(source: int) -> Shape:
-        return shape_in if source == INPUT else plans[source].output_shape
-
+    index = live._index
     for nid in order:
-        node = live.node(nid)
-        shapes = [shape_of(s) for s in node.inputs]
-        inputs, merged = plan_merge(nid, node.merge, node.inputs, shapes)
-        operation = OPERATIONS[node.op]
-        params = node.resolved_params()
-        out = operation.output_shape(params, merged, nid)
-        merge_flops = FlopCount()
-        if node.merge == "add" and len(inputs) > 1:
-            merge_flops = FlopCount(elementwise=(len(inputs) - 1) * math.prod(merged))
-        plans[nid] = NodePlan(nid, inputs, merged, out, operation.parameter_count(params, merged),
-                              operation.flops(params, merged, out), merge_flops,
-                              activation_flops(node.activation, out))
+        node = index[nid]
+        shapes = tuple(shape_in if s == INPUT else plans[s].output_shape for s in node.inputs)
+        # A node plan depends only on the node and its input shapes, so a node shared by a
+        # parent and its child is planned once.
+        node_plan = node._cached_plan(shapes)
+        if node_plan is None:
+            node_plan = _plan_node(node, shapes)
+            node._cache_plan(shapes, node_plan)
+        plans[nid] = node_plan
 
     final = plans[live.output].output_shape
     pooled = 0
@@ -200,6 +208,19 @@ def infer_shapes(genome: Genome, input_shape: Sequence[int], num_classes: int) -
     else:
         features = math.prod(final)
     return NetworkPlan(shape_in, num_classes, order, plans, features, pooled)
+
+
+def _plan_node(node: Node, shapes: tuple[Shape, ...]) -> NodePlan:
+    nid = node.id
+    inputs, merged = plan_merge(nid, node.merge, node.inputs, shapes)
+    operation = OPERATIONS[node.op]
+    params = node._resolved()
+    out = operation.output_shape(params, merged, nid)
+    merge_flops = NO_FLOPS
+    if node.merge == "add" and len(inputs) > 1:
+        merge_flops = FlopCount(elementwise=(len(inputs) - 1) * math.prod(merged))
+    return NodePlan(nid, inputs, merged, out, operation.parameter_count(params, merged),
+                    operation.flops(params, merged, out), merge_flops, activation_flops(node.activation, out))
 
 
 def count_parameters(genome: Genome, input_shape: Sequence[int], num_classes: int) -> int:

@@ -92,7 +92,7 @@ class SearchSpace:
                 return f"node {node.id}: operation {node.op!r} is not in the space"
             if node.activation not in self.activations:
                 return f"node {node.id}: activation {node.activation!r} is not in the space"
-            params = node.resolved_params()
+            params = node._resolved()
             if "width" in params and not low <= params["width"] <= high:
                 return f"node {node.id}: width {params['width']} is outside {self.widths}"
             problem = self._parameter_violation(node.op, params)

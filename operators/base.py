@@ -19,7 +19,7 @@ from typing import Sequence
 
 import numpy as np
 
-from genomes import Genome, SearchSpace
+from genomes import Genome, Node, SearchSpace
 from genomes.innovation import IdAllocator, local_allocator
 
 log = logging.getLogger(__name__)
@@ -79,6 +79,16 @@ class Operator:
     def propose(self, parents: list[Genome], rng: np.random.Generator, space: SearchSpace,
                 new_id: IdAllocator) -> Genome:
         raise NotImplementedError
+
+
+def with_inputs(node: Node, inputs: tuple[int, ...]) -> Node:
+    """Return the node reading ``inputs``: the node itself when they equal its own, else a copy.
+
+    Keeping the same node object lets a child reuse what was computed for the parent's node.
+    """
+    if inputs == node.inputs and all(type(new) is type(old) for new, old in zip(inputs, node.inputs)):
+        return node
+    return node.replace(inputs=inputs)
 
 
 def pick(rng: np.random.Generator, items: Sequence):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from genomes import INPUT, Genome, InvalidGenomeError
 from genomes.innovation import IdAllocator
-from operators.base import NotApplicable, Operator, pick
+from operators.base import NotApplicable, Operator, pick, with_inputs
 
 
 class OnePointCrossover(Operator):
@@ -161,7 +161,7 @@ class SubgraphCrossover(Operator):
             inputs = tuple(dict.fromkeys(mapping.get(s, entry) for s in node.inputs))
             inserted.append(node.replace(id=mapping[nid], inputs=inputs))
         new_exit = mapping[donor_exit]
-        rewired = [n.replace(inputs=tuple(dict.fromkeys(new_exit if s in removed else s for s in n.inputs)))
+        rewired = [with_inputs(n, tuple(dict.fromkeys(new_exit if s in removed else s for s in n.inputs)))
                    for n in kept]
         output = new_exit if a.output in removed else a.output
         return Genome((*rewired, *inserted), output, a.head)

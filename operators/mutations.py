@@ -6,7 +6,7 @@ import numpy as np
 
 from genomes import INPUT, Genome, GenomeError, Node, SearchSpace, infer_shapes
 from genomes.ops import CONVOLUTIONS, FLAT, POOLING_OPERATIONS, WIDTH_OPERATIONS, WINDOW_OPERATIONS, Shape
-from operators.base import NotApplicable, Operator, pick
+from operators.base import NotApplicable, Operator, pick, with_inputs
 
 HEAD = -1  # pseudo node id for the edge from the output node to the classifier head
 
@@ -152,7 +152,8 @@ class AddSkip(Operator):
 
     def propose(self, parents, rng, space, new_id):
         (genome,) = parents
-        order = [INPUT, *[nid for nid in genome.topological_order() if nid in genome.live_ids()]]
+        live = genome.live_ids()
+        order = [INPUT, *[nid for nid in genome.topological_order() if nid in live]]
         pairs = [(order[i], order[j]) for j in range(1, len(order)) for i in range(j)
                  if order[i] not in genome.node(order[j]).inputs]
         if not pairs:
@@ -181,12 +182,25 @@ class RemoveEdge(Operator):
                 continue
             for position in range(len(node.inputs)):
                 inputs = node.inputs[:position] + node.inputs[position + 1:]
-                child = genome.with_node(node.replace(inputs=inputs))
-                if child.live_ids() == live:
-                    candidates.append(child)
+                if live_ids_with_inputs(genome, node.id, inputs) == live:
+                    candidates.append((node, inputs))
         if not candidates:
             raise NotApplicable("no edge can be removed without disconnecting a node from the output")
-        return pick(rng, candidates)
+        node, inputs = pick(rng, candidates)
+        return genome.with_node(node.replace(inputs=inputs))
+
+
+def live_ids_with_inputs(genome: Genome, node_id: int, inputs: tuple[int, ...]) -> set[int]:
+    """Return the live ids that the genome would have if node ``node_id`` read ``inputs``."""
+    live: set[int] = set()
+    stack = [genome.output]
+    while stack:
+        nid = stack.pop()
+        if nid == INPUT or nid in live or nid not in genome:
+            continue
+        live.add(nid)
+        stack.extend(inputs if nid == node_id else genome.node(nid).inputs)
+    return live
 
 
 class ChangeOperation(Operator):
@@ -376,7 +390,7 @@ class DuplicateBlock(Operator):
             source = last.id if position == 0 else mapping[chain[position - 1].id]
             copies.append(node.replace(id=mapping[node.id], inputs=(source,)))
         tail = mapping[last.id]
-        rewired = [n.replace(inputs=tuple(tail if s == last.id else s for s in n.inputs)) for n in genome.nodes]
+        rewired = [with_inputs(n, tuple(tail if s == last.id else s for s in n.inputs)) for n in genome.nodes]
         output = tail if genome.output == last.id else genome.output
         return genome.replace_nodes((*rewired, *copies), output=output)
 
