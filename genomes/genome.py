@@ -93,9 +93,9 @@ class Node:
 
     def _cached_plan(self, shapes: tuple) -> Any:
         """Return the shape plan cached by ``_cache_plan`` for these input shapes, or None."""
-        kept = self.__dict__.get("_plan")
-        if kept is not None and kept[0] == shapes:
-            return kept[1]
+        cached = self.__dict__.get("_plan")
+        if cached is not None and cached[0] == shapes:
+            return cached[1]
         return None
 
     def _cache_plan(self, shapes: tuple, plan: Any) -> None:
@@ -280,6 +280,15 @@ class Genome:
         pending: dict[int, int] = {}
         readers: dict[int, set[int]] = {}
         for n in self.nodes:
+            if len(n.inputs) == 1:
+                # The common case, without building a set of sources.
+                src = n.inputs[0]
+                if src == INPUT:
+                    pending[n.id] = 0
+                else:
+                    pending[n.id] = 1
+                    readers.setdefault(src, set()).add(n.id)
+                continue
             sources = set(n.inputs)
             sources.discard(INPUT)
             pending[n.id] = len(sources)
