@@ -167,7 +167,7 @@ class LineageIndex:
     queried in memory. Each query first compares the table's last rowid and the largest
     individual id with those at build time, and rebuilds when either grew, so an index kept
     open beside a running campaign also returns its new generations. Not safe to share between
-    threads, because queries reuse one scratch array.
+    threads, because each full walk writes its start into the graph (see `_with_level_markers`).
     """
 
     def __init__(self, store: Store) -> None:
@@ -200,20 +200,27 @@ class LineageIndex:
         size = max(version[1], int(links.max(initial=0))) + 1
         children, parents = links[:, 0], links[:, 1]
         weights = np.ones(len(links), dtype=np.float64)
-        # Row i of `_up` lists the parents of individual i, and row i of `_down` its children.
+        # Row i of `up` lists the parents of individual i, and row i of `down` its children.
         # The walks only follow the stored column indices, so the summed weights are unused.
-        self._up = _compact(csr_array((weights, (children, parents)), shape=(size, size)))
-        self._down = _compact(csr_array((weights, (parents, children)), shape=(size, size)))
-        self._scratch = np.zeros(size, dtype=np.int32)  # SciPy's BFS uses int32 node ids too
+        up = _compact(csr_array((weights, (children, parents)), shape=(size, size)))
+        down = _compact(csr_array((weights, (parents, children)), shape=(size, size)))
+        longest_path = _longest_path_length(up, down)
+        if longest_path is None:
+            # No walk from one start visits an individual twice, so it has at most size - 1 levels.
+            log.warning("the lineage of %s contains a cycle; full ancestry queries will be slower", self.path)
+            longest_path = size - 1
+        self._size = size
+        self._up = _with_level_markers(up, longest_path)
+        self._down = _with_level_markers(down, longest_path)
         self._version = version
         self.build_seconds = time.perf_counter() - started
-        log.info("built the lineage index of %s: %d links, %d ids, in %.2f s",
-                 self.path, len(links), size - 1, self.build_seconds)
+        log.info("built the lineage index of %s: %d links, %d ids, longest path %d links, in %.2f s",
+                 self.path, len(links), size - 1, longest_path, self.build_seconds)
 
     @property
     def size(self) -> int:
         """Largest individual id covered by the index, plus one."""
-        return self._up.shape[0]
+        return self._size
 
     def refresh(self) -> bool:
         """Rebuild the index when the lineage or the individuals grew; return True if it did."""
@@ -252,24 +259,26 @@ class LineageIndex:
         else:
             ids, depths = self._search_walk(graph, int(individual_id))
             if depth is not None:
-                keep = depths <= depth
-                ids, depths = ids[keep], depths[keep]
-        return pd.DataFrame({"individual_id": ids, "depth": depths})
+                # Depths never decrease along the rows, so the rows within the limit come first.
+                # The copies let the full result go instead of living on under two views.
+                end = int(np.searchsorted(depths, depth, side="right"))
+                ids, depths = ids[:end].copy(), depths[:end].copy()
+        # The arrays are new for each query, so the frame may own them without a copy.
+        return pd.DataFrame({"individual_id": ids, "depth": depths}, copy=False)
 
     def _level_walk(self, graph: csr_array, start: int, depth: int) -> tuple[np.ndarray, np.ndarray]:
         # One step per level: gather the neighbours of the whole frontier, drop those seen.
+        # The walk starts at an individual and individuals link only to individuals, so the
+        # level markers after them in `graph` are never reached.
         seen = np.zeros(self.size, dtype=bool)
         seen[start] = True
         found_ids, found_depths = [], []
         frontier = np.array([start], dtype=np.int64)
         for level in range(1, depth + 1):
-            starts, ends = graph.indptr[frontier], graph.indptr[frontier + 1]
-            counts = ends - starts
-            total = int(counts.sum())
-            if total == 0:
+            neighbours = _row_entries(graph, frontier)
+            if neighbours.size == 0:
                 break
-            offsets = np.repeat(starts - (np.cumsum(counts) - counts), counts) + np.arange(total)
-            neighbours = np.unique(graph.indices[offsets])
+            neighbours = _sorted_unique(neighbours)
             fresh = neighbours[~seen[neighbours]].astype(np.int64)
             if fresh.size == 0:
                 break
@@ -282,24 +291,44 @@ class LineageIndex:
         return np.concatenate(found_ids), np.concatenate(found_depths)
 
     def _search_walk(self, graph: csr_array, start: int) -> tuple[np.ndarray, np.ndarray]:
-        order, predecessors = breadth_first_order(graph, start, directed=True, return_predecessors=True)
-        if order.size <= 1:
-            return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
-        # Breadth-first search appends a node when its predecessor leaves the queue, so the
-        # predecessors' positions in `order` never decrease. Each level is therefore the run of
-        # nodes whose predecessor lies in the previous level.
-        count = order.size
-        positions = self._scratch
-        positions[order] = np.arange(count, dtype=positions.dtype)
-        predecessor_positions = positions[predecessors[order[1:]]]
-        # The next level ends after the last node whose predecessor lies before the current
-        # level's end. The scalar has the array's dtype, or searchsorted would copy the array.
-        as_position = predecessor_positions.dtype.type
-        boundaries = [1]
-        while boundaries[-1] < count:
-            boundaries.append(1 + int(predecessor_positions.searchsorted(as_position(boundaries[-1]))))
-        depths = np.repeat(np.arange(1, len(boundaries), dtype=np.int64), np.diff(boundaries))
-        return order[1:].astype(np.int64), depths
+        # The search starts at the first level marker, whose row lists `start` and then the
+        # second marker (see _with_level_markers). The result begins: marker 0, start,
+        # marker 1, the individuals at depth 1, marker 2, the individuals at depth 2, ...
+        first_marker = self.size
+        graph.indices[graph.indptr[first_marker]] = start
+        order = breadth_first_order(graph, first_marker, directed=True, return_predecessors=False)
+        is_marker = order >= first_marker
+        marker_positions = np.flatnonzero(is_marker)
+        if marker_positions[-1] != order.size - 1:
+            raise RuntimeError(f"the walk from individual {start} went deeper than the "
+                               f"{graph.shape[0] - first_marker - 2} levels the index marks; rebuild the index")
+        # Position 1 is the start itself, and the frame returns 64-bit ids.
+        ids = order[~is_marker][1:].astype(np.int64)
+        counts = np.diff(marker_positions[1:]) - 1
+        depths = np.repeat(np.arange(1, counts.size + 1, dtype=np.int64), counts)
+        return ids, depths
+
+
+def _row_entries(graph: csr_array, rows: np.ndarray) -> np.ndarray:
+    """Return the column indices stored in the given rows of `graph`, row after row."""
+    starts, ends = graph.indptr[rows], graph.indptr[rows + 1]
+    counts = ends - starts
+    total = int(counts.sum())
+    offsets = np.repeat(starts - (np.cumsum(counts) - counts), counts) + np.arange(total)
+    return graph.indices[offsets]
+
+
+def _sorted_unique(values: np.ndarray) -> np.ndarray:
+    """Return the distinct values, sorted, as np.unique does, but by sorting.
+
+    NumPy 2.4's np.unique hashes the values: 110 us for 1,900 random int32 ids, where np.sort
+    took 4 us (2-core Xeon VM). The walks call this once per level.
+    """
+    values = np.sort(values)
+    first = np.empty(values.size, dtype=bool)
+    first[:1] = True
+    np.not_equal(values[1:], values[:-1], out=first[1:])
+    return values[first]
 
 
 def _compact(graph: csr_array) -> csr_array:
@@ -314,6 +343,55 @@ def _compact(graph: csr_array) -> csr_array:
         return graph
     return csr_array((graph.data, graph.indices.astype(np.int32), graph.indptr.astype(np.int32)),
                      shape=graph.shape)
+
+
+def _longest_path_length(up: csr_array, down: csr_array) -> int | None:
+    """Return the number of links on the longest path of the lineage, or None if it has a cycle.
+
+    Kahn's topological sort, one layer per round: a round places every individual whose
+    parents are all placed. The number of rounds after the first is the longest path.
+    """
+    waiting = np.diff(up.indptr).astype(np.int64)  # parents of each individual not yet placed
+    frontier = np.flatnonzero(waiting == 0)
+    placed = frontier.size
+    length = 0
+    while True:
+        children = _row_entries(down, frontier)
+        if children.size == 0:
+            break
+        np.subtract.at(waiting, children, 1)
+        # A child with two parents in the frontier is listed twice.
+        frontier = _sorted_unique(children[waiting[children] == 0])
+        if frontier.size == 0:
+            break
+        placed += frontier.size
+        length += 1
+    return length if placed == waiting.size else None
+
+
+def _with_level_markers(graph: csr_array, levels: int) -> csr_array:
+    """Return `graph` with `levels + 2` marker nodes appended, for breadth-first searches.
+
+    Marker k has id ``size + k``. Marker 0 links to a start (written into its row before each
+    search) and to marker 1, and each further marker but the last links to the next one. A
+    breadth-first search from marker 0 queues the start and marker 1. From then on it takes
+    marker k off the queue after the last individual at depth k - 1 and before the first at
+    depth k, so it queues marker k + 1 right behind the individuals at depth k. In the search
+    order, marker k thus comes just before depth k, and marker k + 1 just after it. A walk of
+    up to `levels` steps, which the longest path bounds, ends before the last marker.
+    """
+    size = graph.shape[0]
+    # Marker 0 lists a placeholder start (0, rewritten per search) and marker 1. Markers 1
+    # to `levels` each list the next marker, and the last marker lists nothing.
+    marker_entries = np.concatenate(([0], np.arange(size + 1, size + levels + 2)))
+    marker_counts = np.concatenate(([2], np.ones(levels, dtype=np.int64), [0]))
+    indptr = np.concatenate((graph.indptr, graph.indptr[-1] + np.cumsum(marker_counts)))
+    indices = np.concatenate((graph.indices, marker_entries))
+    total = size + levels + 2
+    fits = total < np.iinfo(np.int32).max and indices.size < np.iinfo(np.int32).max
+    dtype = np.int32 if fits else np.int64
+    data = np.ones(indices.size, dtype=np.float64)
+    return csr_array((data, indices.astype(dtype), indptr.astype(dtype)), shape=(total, total))
 
 
 _indexes: weakref.WeakKeyDictionary[Store, LineageIndex] = weakref.WeakKeyDictionary()

@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 import random
+import tempfile
+from collections import defaultdict
+from pathlib import Path
+from unittest import mock
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from population_builders import individual
 
+from populations import Store, queries
 from populations.queries import LEVEL_WALK_MAX_DEPTH, lineage_index
 
 
@@ -101,3 +108,94 @@ def test_index_rejects_invalid_arguments(store, campaign_id, individual_id, dept
 
     with pytest.raises(ValueError, match=message):
         lineage_index(store).ancestors(individual_id, depth)
+
+
+# Random DAGs against a plain breadth-first search in Python
+
+
+def breadth_first_depths(links, start, depth, *, descendants):
+    """Smallest depth of each relative of `start`, by a level-by-level walk over Python sets."""
+    neighbours = defaultdict(list)
+    for child, parent in links:
+        if descendants:
+            neighbours[parent].append(child)
+        else:
+            neighbours[child].append(parent)
+    found = {}
+    seen = {start}
+    frontier = [start]
+    level = 0
+    while frontier and (depth is None or level < depth):
+        level += 1
+        next_frontier = []
+        for node in frontier:
+            for neighbour in neighbours[node]:
+                if neighbour not in seen:
+                    seen.add(neighbour)
+                    found[neighbour] = level
+                    next_frontier.append(neighbour)
+        frontier = next_frontier
+    return found
+
+
+def commit_links(store, count, links):
+    """Commit individuals 1 to `count` in one generation, with the given (child, parent) links."""
+    campaign_id = store.create_campaign("dag", {}, seed=0)
+    ids = list(range(1, count + 1))
+    store.commit_generation(
+        campaign_id, 0, individuals=[individual(i) for i in ids],
+        lineage=[{"child_id": child, "parent_id": parent, "operator": "mutation"} for child, parent in links],
+        evaluations=[], members=ids, front=ids[:1], hypervolume=None, state={},
+    )
+
+
+@st.composite
+def lineages(draw):
+    """Individuals 1 to n, each with up to three parents of smaller id, so the ids are a topological order.
+
+    Parents may be any number of steps older, as survivors are in a campaign, so one ancestor
+    is often reached by paths of different lengths.
+    """
+    count = draw(st.integers(min_value=1, max_value=24))
+    links = []
+    for child in range(2, count + 1):
+        parents = draw(st.sets(st.integers(min_value=1, max_value=child - 1), max_size=3))
+        links.extend((child, parent) for parent in sorted(parents))
+    return count, links
+
+
+def assert_walks_match(index, count, links, depth):
+    # Ids past the last individual are unknown and must give an empty frame.
+    for individual_id in range(0, count + 2):
+        for descendants in (False, True):
+            frame = index.descendants(individual_id, depth) if descendants else index.ancestors(individual_id, depth)
+            found = dict(zip(frame["individual_id"].tolist(), frame["depth"].tolist()))
+            expected = breadth_first_depths(links, individual_id, depth, descendants=descendants)
+            where = f"individual {individual_id}, depth {depth}, descendants {descendants}"
+            assert len(found) == len(frame), f"{where}: a relative appears twice"
+            assert found == expected, where
+            assert frame["depth"].is_monotonic_increasing, where
+            assert str(frame["individual_id"].dtype) == "int64", where
+            assert str(frame["depth"].dtype) == "int64", where
+
+
+@settings(max_examples=60, deadline=None)
+@given(lineages(), st.sampled_from([None, 1, 2, 3, 5]), st.sampled_from([0, LEVEL_WALK_MAX_DEPTH]))
+def test_index_matches_python_walk(lineage, depth, level_walk_max_depth):
+    count, links = lineage
+    # A limit of 0 sends every query through the breadth-first search, depth limits included.
+    with tempfile.TemporaryDirectory() as folder, Store(Path(folder) / "dag.db") as store, \
+            mock.patch.object(queries, "LEVEL_WALK_MAX_DEPTH", level_walk_max_depth):
+        commit_links(store, count, links)
+        assert_walks_match(lineage_index(store), count, links, depth)
+
+
+@pytest.mark.parametrize("depth", [None, 1, 2])
+def test_index_walks_lineage_with_cycle(store, depth):
+    # The engine never writes a cycle, but the lineage table does not forbid one.
+    links = [(2, 1), (3, 2), (1, 3), (4, 3), (4, 4)]
+    commit_links(store, 4, links)
+
+    with mock.patch.object(queries, "LEVEL_WALK_MAX_DEPTH", 0):
+        assert_walks_match(lineage_index(store), 4, links, depth)
+    assert_walks_match(lineage_index(store), 4, links, depth)
