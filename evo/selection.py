@@ -150,10 +150,10 @@ def sort_nondominated(members: Sequence[Member], k: int, first_front_only: bool 
     DEAP compares every pair of fitnesses in Python, which took about 3.5 ms for the 128
     members of a population-64 generation and was called several times per generation. Here
     one NumPy comparison builds the whole dominance matrix. The order within each front is
-    DEAP's too, since crowding-distance ties in NSGA-II selection keep it: the first front
-    lists fitnesses in order of first appearance, and a later front lists each fitness when
-    its last dominator in the front before is processed, in that front's order, then in
-    order of first appearance. Members with equal fitness follow each other, in input order.
+    DEAP's too, because NSGA-II selection keeps that order among equal crowding distances.
+    The first front lists fitnesses in order of first appearance. A later front lists each
+    fitness at the position of its last dominator in the front before, then in order of
+    first appearance. Members with equal fitness follow each other, in input order.
     tests/evo/test_selection.py checks this against DEAP on random populations with ties.
     Every member must have valid (finite) fitness values.
     """

@@ -296,7 +296,7 @@ def test_select_nsga2_matches_deap(population, k):
     assert [m.crowding_dist for m in ours] == [m.fitness.crowding_dist for m in deaps]
 
 
-def test_tournament_between_equal_ranks_takes_the_larger_crowding_distance():
+def test_tournament_prefers_larger_crowding():
     # One front of four points: the two ends have infinite crowding distance, the middle
     # ones finite. Every tournament of an end against a middle point must pick the end,
     # which failed while the distances stayed on DEAP's fitness objects and read as 0.
@@ -320,5 +320,7 @@ def test_fitness_order_breaks_rank_ties_by_crowding():
 
     order = fitness_order(population)
 
-    assert order[1] < order[2] < order[3] and order[4] < order[2]
+    assert order[1] < order[2]
+    assert order[2] < order[3]
+    assert order[4] < order[2]
     assert order[1] == order[4] == (0, -math.inf)
