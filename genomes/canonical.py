@@ -31,10 +31,11 @@ MAX_LEAVES = 32
 
 # JSON text and digest of node labels, shared by every genome. It is emptied when it reaches
 # the limit. An entry takes roughly 800 bytes (an estimate from sys.getsizeof), so the cache
-# stays below about 3.5 MB. The campaign of benchmarks/engine_memory.py (smoke preset,
-# population 8) filled 1645 entries in 1500 generations.
+# stays below about 0.4 MB. The campaign of benchmarks/engine_memory.py (smoke preset,
+# population 8) adds about one entry per generation, so a larger limit made the engine's
+# memory grow for thousands of generations before it levelled off.
 _LABELS: dict[tuple, tuple[str, str]] = {}
-LABEL_CACHE_LIMIT = 4096
+LABEL_CACHE_LIMIT = 512
 
 
 def _digest(value: Any) -> str:

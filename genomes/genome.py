@@ -27,7 +27,7 @@ FORMAT_VERSION = 1
 # whose values are all exact ints go in, because 8.0 == 8 and True == 1 would otherwise find the
 # resolution of a valid node for an invalid one. The cache is emptied when it reaches the limit.
 _RESOLVED: dict[tuple[str, tuple[tuple[str, Any], ...]], dict[str, int]] = {}
-RESOLVED_CACHE_LIMIT = 4096
+RESOLVED_CACHE_LIMIT = 512
 
 
 def _freeze_params(params: Mapping[str, Any] | Iterable[tuple[str, Any]]) -> tuple[tuple[str, Any], ...]:
