@@ -35,9 +35,6 @@ from .schema import (
 
 logger = logging.getLogger(__name__)
 
-# The first 16 bytes of every SQLite 3 database file.
-SQLITE_HEADER = b"SQLite format 3\x00"
-
 
 def _connect(path: Path, *, readonly: bool, timeout: float) -> sqlite3.Connection:
     if readonly:
@@ -85,15 +82,19 @@ def _needs_immutable(connection: sqlite3.Connection, path: Path) -> bool:
     return False
 
 
-def _check_header(path: Path) -> None:
-    with path.open("rb") as file:
-        header = file.read(len(SQLITE_HEADER))
-    if header != SQLITE_HEADER:
-        raise DamagedStoreError(
-            f"{path} is not a SQLite database (its first bytes are not the SQLite header), "
+def _unreadable(path: Path, error: sqlite3.DatabaseError, message: str) -> DamagedStoreError:
+    """Return the error for a file that SQLite cannot read, naming a file that is not SQLite at all.
+
+    The header is not read with open(): closing any descriptor of the file would drop every
+    POSIX lock this process holds on it, those of SQLite's other connections included.
+    """
+    if "file is not a database" in str(error):
+        return DamagedStoreError(
+            f"{path} is not a SQLite database (SQLite does not recognise its header), "
             "so it is damaged or not a population database. The file was left unchanged. "
             "Check the path, or restore the file from a backup."
         )
+    return DamagedStoreError(message)
 
 
 def _read_schema_version(connection: sqlite3.Connection, path: Path) -> int | None:
@@ -105,7 +106,8 @@ def _read_schema_version(connection: sqlite3.Connection, path: Path) -> int | No
     try:
         tables = {name for (name,) in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     except sqlite3.DatabaseError as error:
-        raise DamagedStoreError(
+        raise _unreadable(
+            path, error,
             f"{path} cannot be read as a SQLite database ({error}). The file was left unchanged. "
             "Restore it from a backup, or start a new campaign with another --db path."
         ) from error
@@ -174,11 +176,10 @@ def _migrate(db: sqlite_utils.Database, version: int, path: Path) -> None:
 
 def _inspect_existing(path: Path, timeout: float, *, readonly: bool) -> int | None:
     """Check an existing, non-empty file without writing to it, and return its schema version."""
-    _check_header(path)
     try:
         connection = _connect(path, readonly=True, timeout=timeout)
     except sqlite3.DatabaseError as error:
-        raise DamagedStoreError(f"{path} cannot be opened as a SQLite database ({error}).") from error
+        raise _unreadable(path, error, f"{path} cannot be opened as a SQLite database ({error}).") from error
     try:
         version = _read_schema_version(connection, path)
     finally:

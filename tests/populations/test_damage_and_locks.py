@@ -98,3 +98,32 @@ def test_read_only_folder(filled_db, tmp_path):
     assert "generations 20" in result.stdout
     assert "refused: cannot open" in result.stdout
     assert "for writing" in result.stdout
+
+
+WRITE_ONE_GENERATION = """
+import sys
+from populations import Store
+with Store(sys.argv[1]) as store:
+    campaign = store.campaigns()[0]["id"]
+    first = store.next_individual_id()
+    store.commit_generation(campaign, 20, individuals=[{"id": first, "genome": {"nodes": []},
+        "genome_hash": "late", "generation": 20, "origin": "seed"}], lineage=[],
+        evaluations=[{"individual_id": first, "status": "ok", "objectives": {"accuracy": 0.9}}],
+        members=[first], front=[first], hypervolume=None, state={})
+"""
+
+
+def test_second_store_keeps_first_readers_lock(filled_db):
+    # Closing any descriptor of a file drops every POSIX lock this process holds on it,
+    # SQLite's included. A second Store that read the header with open() and close() made
+    # the next writer believe it was the file's last user: it checkpointed and deleted the
+    # write-ahead log under the first reader, which then saw a malformed file.
+    with Store(filled_db, readonly=True) as reader:
+        before = reader.summary(reader.campaigns()[0]["id"])["individuals"]
+        Store(filled_db, readonly=True).close()
+        Store(filled_db).close()
+        subprocess.run([sys.executable, "-c", WRITE_ONE_GENERATION, str(filled_db)], check=True, timeout=120)
+
+        wal = filled_db.with_name(filled_db.name + "-wal")
+        assert wal.exists()
+        assert reader.summary(reader.campaigns()[0]["id"])["individuals"] == before + 1

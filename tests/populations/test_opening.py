@@ -157,6 +157,15 @@ def test_damaged_file_left_unchanged(tmp_path, make_file, readonly):
     assert sorted(child.name for child in tmp_path.iterdir()) == ["damaged.db"]
 
 
+@pytest.mark.parametrize("readonly", [False, True])
+def test_random_bytes_named_not_sqlite(tmp_path, readonly):
+    path = tmp_path / "random.db"
+    _random_bytes(path)
+
+    with pytest.raises(DamagedStoreError, match="is not a SQLite database"):
+        Store(path, readonly=readonly)
+
+
 def test_newer_schema_rejected(db_path):
     Store(db_path).close()
     with sqlite3.connect(db_path) as connection:
