@@ -98,12 +98,14 @@ def family(
                 UNION
                 SELECT l.child_id, l.parent_id, l.operator, w.depth + 1
                 FROM lineage AS l JOIN walk AS w ON l.{start} = w.{step}
-                WHERE ? IS NULL OR w.depth < ?
+                -- Rows carry their depth, so a cycle written by hand would repeat forever. No
+                -- path without a cycle has more steps than the table has links.
+                WHERE w.depth < coalesce(?, (SELECT COUNT(*) FROM lineage))
             )
             SELECT MIN(depth) AS depth, child_id, parent_id, operator
             FROM walk GROUP BY child_id, parent_id
             ORDER BY depth, child_id, parent_id""",
-        [*ids, depth, depth],
+        [*ids, depth],
     )
 
 

@@ -595,7 +595,9 @@ class Store:
                 UNION
                 SELECT l.child_id, l.parent_id, l.operator, w.depth + 1
                 FROM lineage AS l JOIN walk AS w ON l.{start} = w.{step}
-                WHERE :depth IS NULL OR w.depth < :depth
+                -- Rows carry their depth, so a cycle written by hand would repeat forever. No
+                -- path without a cycle has more steps than the table has links.
+                WHERE w.depth < coalesce(:depth, (SELECT COUNT(*) FROM lineage))
             )
             SELECT MIN(w.depth) AS depth, w.child_id, w.parent_id, w.operator,
                    i.generation, i.origin, i.genome_hash

@@ -199,3 +199,20 @@ def test_index_walks_lineage_with_cycle(store, depth):
     with mock.patch.object(queries, "LEVEL_WALK_MAX_DEPTH", 0):
         assert_walks_match(lineage_index(store), 4, links, depth)
     assert_walks_match(lineage_index(store), 4, links, depth)
+
+
+@pytest.mark.parametrize("descendants", [False, True])
+def test_sql_walks_end_on_cycle(store, descendants):
+    # Each row of the recursive walks carries its depth, so before they were bounded a cycle
+    # or a self-link written by hand made them (and `evo lineage`) run forever.
+    links = [(2, 1), (3, 2), (1, 3), (4, 3), (4, 4)]
+    commit_links(store, 4, links)
+    steps = iter(range(10_000))
+    # A walk that does not end is interrupted after about 10,000 x 1,000 SQLite steps.
+    store.db.conn.set_progress_handler(lambda: next(steps, None) is None, 1000)
+
+    walk = store.descendants(1) if descendants else store.ancestors(4)
+    family = queries.family(store, [4], descendants=descendants)
+
+    assert set(zip(walk["child_id"], walk["parent_id"])) == set(links)
+    assert len(family) == len(set(zip(family["child_id"], family["parent_id"])))
