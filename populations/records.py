@@ -39,7 +39,7 @@ def utc_now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
 
 
-def _plain_json_value(value: Any) -> Any:
+def plain_json_value(value: Any) -> Any:
     # numpy scalars and arrays have tolist(); everything else is not JSON data.
     if hasattr(value, "tolist"):
         return value.tolist()
@@ -53,7 +53,7 @@ def encode_json(value: Any, field: str) -> str:
     json_each() cannot read them.
     """
     try:
-        return json.dumps(value, allow_nan=False, default=_plain_json_value)
+        return json.dumps(value, allow_nan=False, default=plain_json_value)
     except (TypeError, ValueError) as error:
         raise StoreError(f"{field} cannot be stored as JSON: {error}") from error
 
@@ -86,7 +86,7 @@ def encode_metrics(metrics: Mapping[str, Any]) -> EncodedJSON | None:
     being encoded on each write (staged with the NaN, committed with null).
     """
     try:
-        return EncodedJSON(json.dumps(dict(metrics), allow_nan=False, default=_plain_json_value))
+        return EncodedJSON(json.dumps(dict(metrics), allow_nan=False, default=plain_json_value))
     except (TypeError, ValueError):
         return None
 
@@ -98,7 +98,7 @@ def _encode_metrics(metrics: Mapping[str, Any], index: int) -> str:
     the whole structure walked to replace NaN and infinity, which gives the same text.
     """
     try:
-        return json.dumps(dict(metrics), allow_nan=False, default=_plain_json_value)
+        return json.dumps(dict(metrics), allow_nan=False, default=plain_json_value)
     except (TypeError, ValueError):
         return encode_json(_finite_or_none(dict(metrics)), f"evaluation record {index}: metrics")
 

@@ -42,12 +42,21 @@ def _decode_json_columns(frame: pd.DataFrame, columns: Sequence[str]) -> pd.Data
 
 
 def _staged_text(record: Mapping[str, Any]) -> str:
-    """Encode a staged record, splicing in metrics that records.encode_metrics encoded already."""
+    """Encode a staged record, splicing in metrics that records.encode_metrics encoded already.
+
+    The text is the one json.dumps(record) gives, keys in the record's order. NumPy scalars
+    are written as numbers, as in committed rows.
+    """
+    def encode(value: Any) -> str:
+        return json.dumps(value, default=records.plain_json_value)
+
     metrics = record.get("metrics")
     if not isinstance(metrics, records.EncodedJSON):
-        return json.dumps(record)
-    rest = json.dumps({key: value for key, value in record.items() if key != "metrics"})
-    return f'{rest[:-1]}{", " if len(rest) > 2 else ""}"metrics": {metrics}}}'
+        return encode(record)
+    if not all(isinstance(key, str) for key in record):
+        return encode({**record, "metrics": json.loads(metrics)})
+    parts = (f"{encode(key)}: {value if key == 'metrics' else encode(value)}" for key, value in record.items())
+    return "{" + ", ".join(parts) + "}"
 
 
 class Store:

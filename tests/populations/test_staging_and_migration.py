@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import sqlite3
 
+import numpy as np
 import pytest
 from population_builders import evaluation, individual
 
@@ -38,14 +39,19 @@ def test_staged_records_round_trip(store, campaign_id):
 METRICS = {"params": 120, "loss_curve": [[1, 2.302585], [2, 1.75]], "device": "cpu"}
 
 
-@pytest.mark.parametrize("others", [{"status": "ok", "objectives": {"flops": 2.0}, "seconds": 0.5}, {}])
-def test_metrics_encoded_once_are_staged_and_committed_alike(store, campaign_id, db_path, others):
+@pytest.mark.parametrize("before, after", [({"status": "ok"}, {"objectives": {"flops": 2.0}, "seconds": 0.5}),
+                                           ({}, {}), ({"n": np.int64(3)}, {})])
+def test_metrics_encoded_once_are_staged_and_committed_alike(store, campaign_id, db_path, before, after):
     text = encode_metrics(METRICS)
-    store.stage_evaluations(campaign_id, 0, [(1, "hash-1", {**others, "metrics": text}),
-                                             (2, "hash-2", {**others, "metrics": dict(METRICS)})])
+    store.stage_evaluations(campaign_id, 0, [(1, "hash-1", {**before, "metrics": text, **after}),
+                                             (2, "hash-2", {**before, "metrics": dict(METRICS), **after})])
 
     staged = store.staged_evaluations(campaign_id, 0)
-    assert staged[(1, "hash-1")] == staged[(2, "hash-2")] == {**others, "metrics": METRICS}
+    assert staged[(1, "hash-1")] == staged[(2, "hash-2")]
+    assert staged[(1, "hash-1")] == {**before, "metrics": METRICS, **after}
+    with sqlite3.connect(db_path) as connection:
+        texts = [row[0] for row in connection.execute("SELECT record FROM staged_evaluations ORDER BY individual_id")]
+    assert texts[0] == texts[1]
 
     store.commit_generation(
         campaign_id, 0, individuals=[individual(1, 0), individual(2, 0)], lineage=[],
