@@ -329,6 +329,13 @@ class Genome:
         return set(self._memoized("live", self._live_ids))
 
     def _live_ids(self) -> frozenset[int]:
+        return frozenset(self.live_ids_with_inputs(None, ()))
+
+    def live_ids_with_inputs(self, node_id: int | None, inputs: tuple[int, ...]) -> set[int]:
+        """Return the live ids the genome would have if node ``node_id`` read ``inputs`` instead.
+
+        With ``node_id`` None, these are the live ids themselves, computed afresh.
+        """
         index = self._index
         live: set[int] = set()
         stack = [self.output]
@@ -337,8 +344,8 @@ class Genome:
             if nid == INPUT or nid in live or nid not in index:
                 continue
             live.add(nid)
-            stack.extend(index[nid].inputs)
-        return frozenset(live)
+            stack.extend(inputs if nid == node_id else index[nid].inputs)
+        return live
 
     def pruned(self) -> Genome:
         """Return a copy without dead nodes (nodes with no path to the output), or self if none is dead."""

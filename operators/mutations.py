@@ -182,25 +182,12 @@ class RemoveEdge(Operator):
                 continue
             for position in range(len(node.inputs)):
                 inputs = node.inputs[:position] + node.inputs[position + 1:]
-                if live_ids_with_inputs(genome, node.id, inputs) == live:
+                if genome.live_ids_with_inputs(node.id, inputs) == live:
                     candidates.append((node, inputs))
         if not candidates:
             raise NotApplicable("no edge can be removed without disconnecting a node from the output")
         node, inputs = pick(rng, candidates)
         return genome.with_node(node.replace(inputs=inputs))
-
-
-def live_ids_with_inputs(genome: Genome, node_id: int, inputs: tuple[int, ...]) -> set[int]:
-    """Return the live ids that the genome would have if node ``node_id`` read ``inputs``."""
-    live: set[int] = set()
-    stack = [genome.output]
-    while stack:
-        nid = stack.pop()
-        if nid == INPUT or nid in live or nid not in genome:
-            continue
-        live.add(nid)
-        stack.extend(inputs if nid == node_id else genome.node(nid).inputs)
-    return live
 
 
 class ChangeOperation(Operator):
