@@ -250,7 +250,12 @@ def random_genome(chooser: random.Random) -> Genome:
 
 
 def ring_genome(ring_sizes: list[int], op: str = "identity", params: dict | None = None) -> Genome:
-    """Identical nodes wired as rings, which colour refinement alone cannot order."""
+    """Return identical nodes wired as rings, which colour refinement alone cannot order.
+
+    A ring of size k has k nodes that read the input and k add-nodes, each adding two
+    neighbours on the ring. A final add reads every add-node. Colour refinement cannot tell one
+    ring of size 2k from two rings of size k, so these genomes need the search over ties.
+    """
     nodes: list[Node] = []
     adders: list[int] = []
     next_id = 1

@@ -9,6 +9,7 @@ from collections import Counter
 import networkx as nx
 import pytest
 import strategies
+from golden_corpus import ring_genome
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -268,29 +269,6 @@ def test_hash_equal_iff_isomorphic(data):
 
 
 # -- symmetric graphs ---------------------------------------------------------------------------
-
-
-def ring_genome(ring_sizes: list[int]) -> Genome:
-    """Identical nodes wired as rings: a ring of size k has k nodes that read the input and k
-    add-nodes, each adding two neighbours on the ring. A final add reads every add-node.
-
-    Colour refinement cannot tell one ring of size 2k from two rings of size k, so these genomes
-    need the search over ties.
-    """
-    nodes: list[Node] = []
-    adders: list[int] = []
-    next_id = 1
-    for size in ring_sizes:
-        members = list(range(next_id, next_id + size))
-        next_id += size
-        nodes += [Node(nid, "identity", {}, "relu", inputs=(0,)) for nid in members]
-        for position in range(size):
-            pair = (members[position], members[(position + 1) % size])
-            nodes.append(Node(next_id, "identity", {}, "relu", "add", inputs=pair))
-            adders.append(next_id)
-            next_id += 1
-    nodes.append(Node(next_id, "identity", {}, "relu", "add", inputs=tuple(adders)))
-    return Genome(tuple(nodes), next_id)
 
 
 @pytest.mark.parametrize("rings", [[2, 1, 1], [3, 1, 2], [3, 1, 1, 1], [4, 2, 2], [5, 2, 3], [6, 2, 2, 2]],

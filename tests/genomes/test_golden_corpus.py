@@ -48,68 +48,50 @@ def test_corpus_genomes_round_trip_json(corpus):
     assert not failures, failures[:MAX_SHOWN]
 
 
-def test_corpus_canonical_hashes(corpus):
+def mismatches(corpus, key, outcome):
+    """Compare ``outcome(record, genome)`` with each record's stored ``key``, twice per genome.
+
+    Return the first MAX_SHOWN mismatches as (index, stored, first, second).
+    """
     failures = []
     for index, record in enumerate(corpus["genomes"]):
         genome = Genome.from_json(record["json"])
-        first = golden_corpus.hash_outcome(genome)
-        second = golden_corpus.hash_outcome(genome)
-        if first != record["hash"] or second != record["hash"]:
-            failures.append((index, record["hash"], first, second))
-    assert not failures, failures[:MAX_SHOWN]
+        first = as_json_data(outcome(record, genome))
+        second = as_json_data(outcome(record, genome))
+        if first != record[key] or second != record[key]:
+            failures.append((index, record[key], first, second))
+    return failures[:MAX_SHOWN]
+
+
+def test_corpus_canonical_hashes(corpus):
+    assert not mismatches(corpus, "hash", lambda record, genome: golden_corpus.hash_outcome(genome))
 
 
 def test_corpus_topological_orders(corpus):
-    failures = []
-    for index, record in enumerate(corpus["genomes"]):
-        genome = Genome.from_json(record["json"])
-        first = as_json_data(golden_corpus.order_outcome(genome))
-        second = as_json_data(golden_corpus.order_outcome(genome))
-        if first != record["order"] or second != record["order"]:
-            failures.append((index, record["order"], first, second))
-    assert not failures, failures[:MAX_SHOWN]
+    assert not mismatches(corpus, "order", lambda record, genome: golden_corpus.order_outcome(genome))
 
 
 def test_corpus_live_ids(corpus):
-    failures = []
-    for index, record in enumerate(corpus["genomes"]):
-        genome = Genome.from_json(record["json"])
-        first, second = sorted(genome.live_ids()), sorted(genome.live_ids())
-        if first != record["live"] or second != record["live"]:
-            failures.append((index, record["live"], first, second))
-    assert not failures, failures[:MAX_SHOWN]
+    assert not mismatches(corpus, "live", lambda record, genome: sorted(genome.live_ids()))
 
 
 def test_corpus_shape_plans(corpus, spaces):
-    failures = []
-    for index, record in enumerate(corpus["genomes"]):
-        genome = Genome.from_json(record["json"])
+    def plan(record, genome):
         space = spaces[record["home"]]
-        first = as_json_data(golden_corpus.plan_outcome(genome, space.input_shape, space.num_classes))
-        second = as_json_data(golden_corpus.plan_outcome(genome, space.input_shape, space.num_classes))
-        if first != record["plan"] or second != record["plan"]:
-            failures.append((index, record["plan"], first, second))
-    assert not failures, failures[:MAX_SHOWN]
+        return golden_corpus.plan_outcome(genome, space.input_shape, space.num_classes)
+
+    assert not mismatches(corpus, "plan", plan)
 
 
 def test_corpus_cost_totals(corpus, spaces):
-    failures = []
-    for index, record in enumerate(corpus["genomes"]):
-        genome = Genome.from_json(record["json"])
-        for _ in range(2):
-            totals = [golden_corpus.totals_outcome(genome, space.input_shape, space.num_classes)
-                      for space in spaces]
-            if as_json_data(totals) != record["totals"]:
-                failures.append((index, record["totals"], totals))
-    assert not failures, failures[:MAX_SHOWN]
+    def totals(record, genome):
+        return [golden_corpus.totals_outcome(genome, space.input_shape, space.num_classes) for space in spaces]
+
+    assert not mismatches(corpus, "totals", totals)
 
 
 def test_corpus_space_violations(corpus, spaces):
-    failures = []
-    for index, record in enumerate(corpus["genomes"]):
-        genome = Genome.from_json(record["json"])
-        for _ in range(2):
-            violations = [space.violation(genome) for space in spaces]
-            if violations != record["violations"]:
-                failures.append((index, record["violations"], violations))
-    assert not failures, failures[:MAX_SHOWN]
+    def violations(record, genome):
+        return [space.violation(genome) for space in spaces]
+
+    assert not mismatches(corpus, "violations", violations)
