@@ -42,7 +42,7 @@ def _freeze_params(params: Mapping[str, Any] | Iterable[tuple[str, Any]]) -> tup
 
 
 def _resolve(op: str, params: tuple[tuple[str, Any], ...]) -> dict[str, int]:
-    """Resolve through the shared cache; the returned dict is shared and must not be changed."""
+    """Resolve the parameters through the shared cache. The dict is shared, so callers must not change it."""
     if not all(type(value) is int for _, value in params):
         return OPERATIONS[op].resolve(dict(params))
     key = (op, params)

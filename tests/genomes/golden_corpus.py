@@ -3,13 +3,16 @@
 The corpus pins outputs that must never change. These are canonical hashes (stored in databases
 and used as cache keys), ``infer_shapes`` plans (shapes, parameters, FLOPs), search-space
 violations and error messages. For each recorded operator call (parents, search space, generator
-seed) it pins the child or the reason there is none. ``test_golden_corpus.py`` here and ``tests/operators/test_golden_variation.py``
-check that the code still reproduces every entry.
+seed) it pins the child or the reason there is none. ``test_golden_corpus.py`` here and
+``tests/operators/test_golden_variation.py`` check that the code still reproduces every entry.
 
-The genomes are zoo seeds for each space's input, operator children from chains of random
-operator calls (each space runs its own chain), random DAGs with concat merges, repeated inputs,
-dead nodes and some broken ones, identical parallel branches, rings of identical nodes, and
-relabelled, shuffled copies of some of them.
+The genomes are of these kinds:
+
+- zoo seeds for each space's input;
+- operator children from chains of random operator calls, one chain per space;
+- random DAGs with concat merges, repeated inputs, dead nodes, and some broken ones;
+- identical parallel branches, and rings of identical nodes;
+- relabelled, shuffled copies of some of the above.
 
 Regenerate the data only when an output is meant to change, and say why in the commit::
 
