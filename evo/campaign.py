@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
+import orjson
 import torch
 from tqdm import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
@@ -47,7 +48,7 @@ from genomes.shapes import count_flops
 from genomes import GenomeError, InnovationCounter
 from operators import Operator, get_operator
 from populations import Store
-from populations.records import EncodedJSON, encode_metrics
+from populations.records import EncodedJSON, encode_metrics, fast_json
 from populations.weights import WeightsNotFoundError, load_weights, save_weights, weights_by_hash
 
 log = logging.getLogger(__name__)
@@ -176,8 +177,19 @@ def global_rng_states() -> str:
         "torch": base64.b64encode(torch.get_rng_state().numpy().tobytes()).decode(),
     }
     # Level 1 compresses the 21 KB of JSON to 11.7 KB in 0.2 ms. The default level 6 saves
-    # another 0.4 KB but takes 0.65 ms, and this runs at every commit.
-    return base64.b64encode(zlib.compress(json.dumps(states).encode(), 1)).decode()
+    # another 0.4 KB but takes 0.65 ms, and this runs at every commit. orjson encodes the
+    # 21 KB in a tenth of the time json.dumps takes; the states hold only ints and strings.
+    return base64.b64encode(zlib.compress(orjson.dumps(states), 1)).decode()
+
+
+def plain_state(state: dict[str, Any]) -> dict[str, Any]:
+    """Return the generation state as plain JSON data: NumPy integers as ints, tuples as lists.
+
+    The engine keeps using the returned dict, so a resumed run, which reads the state back
+    from the file, sees the same values as the run that wrote it.
+    """
+    text = fast_json(state)
+    return json.loads(json.dumps(state, default=int)) if text is None else orjson.loads(text)
 
 
 def restore_global_rng_states(encoded: str) -> None:
@@ -788,7 +800,7 @@ class Campaign:
         self.store.commit_generation(
             self.campaign_id, number, individuals=individuals, lineage=lineage, evaluations=evaluations,
             members=[ind.id for ind in self.population], front=front, hypervolume=volume,
-            state=json.loads(json.dumps(state, default=int)),
+            state=plain_state(state),
             before_commit=lambda: self._before_commit(children),
         )
         self.known.forget_committed(children)

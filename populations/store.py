@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pandas as pd
 import sqlite_utils
 from sqlite_utils.db import quote_identifier
@@ -44,14 +45,20 @@ def _decode_json_columns(frame: pd.DataFrame, columns: Sequence[str]) -> pd.Data
 def _staged_text(record: Mapping[str, Any]) -> str:
     """Encode a staged record, splicing in metrics that records.encode_metrics encoded already.
 
-    The text is the one json.dumps(record) gives, keys in the record's order. NumPy scalars
-    are written as numbers, as in committed rows.
+    The keys keep the record's order. NumPy scalars are written as numbers, as in committed
+    rows. A record with NaN or infinity is written in Python's JSON dialect, which keeps them.
     """
+    metrics = record.get("metrics")
+    encoded = isinstance(metrics, records.EncodedJSON)
+    # Fragment takes only an exact str or bytes, not the EncodedJSON subclass.
+    text = records.fast_json({**record, "metrics": orjson.Fragment(str(metrics))} if encoded else record)
+    if text is not None:
+        return text
+
     def encode(value: Any) -> str:
         return json.dumps(value, default=records.plain_json_value)
 
-    metrics = record.get("metrics")
-    if not isinstance(metrics, records.EncodedJSON):
+    if not encoded:
         return encode(record)
     if not all(isinstance(key, str) for key in record):
         return encode({**record, "metrics": json.loads(metrics)})
