@@ -692,18 +692,19 @@ class Store:
         (objectives gathered in an `objectives` dict, metrics decoded) plus the
         individual's campaign_id. Returns None when no such evaluation exists.
         """
-        rows = list(
-            self._db.query(
-                "SELECT e.*, i.campaign_id FROM evaluations AS e"
-                " JOIN individuals AS i ON i.id = e.individual_id"
-                " WHERE i.genome_hash = ? AND e.task_key = ? AND e.status = 'ok'"
-                " ORDER BY e.id DESC LIMIT 1",
-                [genome_hash, task_key],
-            )
+        # The engine asks this for every new child, and usually finds nothing. A plain cursor
+        # costs about half of what sqlite-utils' query() costs for that empty answer.
+        cursor = self._db.conn.execute(
+            "SELECT e.*, i.campaign_id FROM evaluations AS e"
+            " JOIN individuals AS i ON i.id = e.individual_id"
+            " WHERE i.genome_hash = ? AND e.task_key = ? AND e.status = 'ok'"
+            " ORDER BY e.id DESC LIMIT 1",
+            [genome_hash, task_key],
         )
-        if not rows:
+        values = cursor.fetchone()
+        if values is None:
             return None
-        row = rows[0]
+        row = dict(zip((column[0] for column in cursor.description), values))
         objectives = {name: row.pop(name) for name in self.objective_names()}
         row["objectives"] = objectives
         row["metrics"] = json.loads(row["metrics"])
