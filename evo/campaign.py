@@ -23,6 +23,7 @@ import json
 import logging
 import math
 import random
+import sqlite3
 import time
 import zlib
 from dataclasses import dataclass, field
@@ -47,7 +48,7 @@ from genomes.ops import COST_MODEL_VERSION
 from genomes.shapes import count_flops
 from genomes import GenomeError, InnovationCounter
 from operators import Operator, get_operator
-from populations import Store
+from populations import Store, StoreError
 from populations.records import EncodedJSON, encode_metrics, fast_json
 from populations.weights import WeightsNotFoundError, load_weights, save_weights, weights_by_hash
 
@@ -295,7 +296,24 @@ class Campaign:
         CampaignRunningError within about a second, before any work, when another engine has it.
         """
         with RunLock(self.store.path, self.config.name):
-            return self._run_locked()
+            try:
+                return self._run_locked()
+            except KeyboardInterrupt:
+                # Marked while the lock is still held: once it is released, another engine may
+                # resume the campaign, and a later "stopped" would then hide that it runs.
+                self._mark_stopped()
+                raise
+
+    def _mark_stopped(self) -> None:
+        """Set the campaign's status to ``stopped`` if it is ``running``; log, never raise, on failure."""
+        if self.campaign_id is None:
+            return
+        try:
+            campaign = self.store.campaign(self.config.name)
+            if campaign is not None and campaign["status"] == "running":
+                self.store.set_campaign_status(self.campaign_id, "stopped")
+        except (StoreError, sqlite3.Error) as error:
+            log.warning("could not mark campaign %r as stopped in %s: %s", self.config.name, self.store.path, error)
 
     def _run_locked(self) -> dict[str, Any]:
         start = self._open()

@@ -169,3 +169,41 @@ def test_resume_below_last_generation_rejected(tmp_path):
     assert result.exit_code == 1
     assert "--generations 1 is below generation 2, the last one committed" in result.output
     assert query(db, "SELECT MAX(number) FROM generations")[0][0] == 2
+
+
+def test_interrupted_campaign_is_stopped_before_lock_release(tmp_path, monkeypatch):
+    """Ctrl-C writes ``stopped`` while the engine still holds the lock.
+
+    Written after the release, it could land on a campaign that a second engine has just
+    resumed, and `evo status` would then call a running campaign stopped.
+    """
+    import evo.executors
+    import evo.run_lock
+    from evo.campaign import Campaign
+    from evo.config import load_preset
+
+    db = tmp_path / "smoke.sqlite"
+    config = load_preset("smoke").with_overrides(db=str(db), generations=1)
+    calls = []
+    real_run_job = evo.executors.run_job
+
+    def interrupt_sixth(job):
+        calls.append(job.key)
+        if len(calls) == 6:
+            raise KeyboardInterrupt
+        return real_run_job(job)
+
+    status_at_release = []
+    real_release = evo.run_lock.RunLock.release
+
+    def release(lock):
+        status_at_release.append(query(db, "SELECT status FROM campaigns")[0][0])
+        real_release(lock)
+
+    monkeypatch.setattr(evo.executors, "run_job", interrupt_sixth)
+    monkeypatch.setattr(evo.run_lock.RunLock, "release", release)
+    with Store(db) as store, pytest.raises(KeyboardInterrupt):
+        Campaign(config, store, progress=False).run()
+
+    assert status_at_release == ["stopped"]
+    assert query(db, "SELECT number FROM generations") == [(0,)]
