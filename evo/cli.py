@@ -176,8 +176,10 @@ def _run_campaign(config: CampaignConfig, quiet: bool, verbose: int = 0) -> None
         with Store(path) as store:
             summary = Campaign(config, store, progress=not quiet).run()
             several = len(store.campaigns()) > 1
-    except (ConfigError, StoreError, ExecutorError, TaskError, BudgetError, GenomeError,
-            CampaignRunningError) as error:
+    except ExecutorError as error:
+        hint = f" with: evo resume {path} --campaign {config.name}" if error.resumable else ""
+        raise UserError(f"{error}{hint}") from None
+    except (ConfigError, StoreError, TaskError, BudgetError, GenomeError, CampaignRunningError) as error:
         raise UserError(str(error)) from None
     except KeyboardInterrupt:
         _mark_stopped(path, config.name)

@@ -54,7 +54,15 @@ EXECUTOR_FORMS = "serial, process, dask-local:N or dask://HOST:PORT"
 
 
 class ExecutorError(ValueError):
-    """An executor specification is invalid, or its cluster cannot be reached."""
+    """An executor specification is invalid, or its cluster cannot be reached.
+
+    ``resumable`` is True when the campaign stopped at a cluster failure and can go on from its
+    last committed generation once the cluster is back; the CLI then adds the resume command.
+    """
+
+    def __init__(self, message: str, *, resumable: bool = False):
+        super().__init__(message)
+        self.resumable = resumable
 
 
 def pause_point(name: str) -> None:
@@ -526,7 +534,7 @@ class DaskExecutor:
 
     def _lost(self, reason: str) -> ExecutorError:
         return ExecutorError(f"lost the Dask scheduler at {self.address} ({reason}); restart it and its "
-                             "workers, then continue with `evo resume DB`")
+                             "workers, then resume the campaign", resumable=True)
 
     def _client_state(self) -> str:
         """Describe a client that is not running, for the message of ExecutorError."""

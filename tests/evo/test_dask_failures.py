@@ -80,7 +80,7 @@ def test_lost_scheduler_stops_run_then_resume(serial_results, tmp_path):
 
         assert status == 1, output[-3000:]
         assert f"lost the Dask scheduler at {address}" in output
-        assert "evo resume" in output
+        assert f"then resume the campaign with: evo resume {db} --campaign smoke" in output
         assert "Traceback" not in output
         assert query(db, "SELECT number FROM generations ORDER BY number") == [(0,)]
         assert query(db, "SELECT COUNT(*) FROM evaluations WHERE error LIKE '%Dask%'") == [(0,)]
