@@ -22,9 +22,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+from hashlib import sha256
 from typing import Any
 
-from genomes.genome import INPUT, Genome
+from genomes.genome import INPUT, Genome, Node
 from genomes.ops import OPERATIONS
 
 MAX_LEAVES = 32
@@ -51,6 +52,20 @@ def _label(genome: Genome, node_id: int) -> tuple:
     return (node.op, tuple(sorted(params.items())), node.activation, merge, node_id == genome.output)
 
 
+def _node_label(genome: Genome, node: Node) -> tuple[str, str]:
+    """Return the JSON text and digest of the node's label, which the node keeps.
+
+    The label reads nothing from the genome but whether the node is its output, so the node
+    keeps one label for each case and a child reuses the labels of the nodes it shares.
+    """
+    is_output = node.id == genome.output
+    known = node._canonical_label(is_output)
+    if known is None:
+        known = _label_text_and_digest(_label(genome, node.id))
+        node._keep_canonical_label(is_output, known)
+    return known
+
+
 def _label_text_and_digest(label: tuple) -> tuple[str, str]:
     # In a valid genome the resolved parameter values are ints (never bools) and the names come
     # from fixed vocabularies, so equal labels have equal JSON texts.
@@ -71,8 +86,8 @@ def _refined_color(color: str, in_signature: list[str], outs: list[tuple[str, in
     json.dumps writes with its default separators.
     """
     inputs = '"' + '", "'.join(in_signature) + '"' if in_signature else ""
-    readers = ", ".join(f'["{reader}", {position}]' for reader, position in outs)
-    return hashlib.sha256(f'["{color}", [{inputs}], [{readers}]]'.encode()).hexdigest()
+    readers = ", ".join([f'["{reader}", {position}]' for reader, position in outs])
+    return sha256(f'["{color}", [{inputs}], [{readers}]]'.encode()).hexdigest()
 
 
 INPUT_COLOR = _digest("input")
@@ -81,15 +96,21 @@ INPUT_COLOR = _digest("input")
 class _Canonicaliser:
     def __init__(self, genome: Genome):
         self.genome = genome
-        self.ids = sorted(genome.ids)
+        index = genome._index
+        self.ids = sorted(index)
         out_edges: dict[int, list[tuple[int, int]]] = {INPUT: []}
         for nid in self.ids:
-            out_edges.setdefault(nid, [])
+            out_edges[nid] = []
         # Whether the order of a node's inputs counts: it does for a concat of several.
         self.ordered: dict[int, bool] = {}
         for node in genome.nodes:
-            ordered = self.ordered[node.id] = node.merge == "concat" and len(node.inputs) > 1
-            for position, src in enumerate(node.inputs):
+            inputs = node.inputs
+            if len(inputs) == 1:
+                self.ordered[node.id] = False
+                out_edges[inputs[0]].append((node.id, -1))
+                continue
+            ordered = self.ordered[node.id] = node.merge == "concat"
+            for position, src in enumerate(inputs):
                 out_edges[src].append((node.id, position if ordered else -1))
         # Per node, in id order: id, inputs, whether their order counts, out-edges as
         # (reader, position) pairs.
@@ -97,9 +118,10 @@ class _Canonicaliser:
         self.inputs: dict[int, tuple[int, ...]] = {}
         self.labels: dict[int, tuple[str, str]] = {}
         for nid in self.ids:
-            inputs = self.inputs[nid] = genome.node(nid).inputs
+            node = index[nid]
+            inputs = self.inputs[nid] = node.inputs
             self.rows.append((nid, inputs, self.ordered[nid], out_edges[nid]))
-            self.labels[nid] = _label_text_and_digest(_label(genome, nid))
+            self.labels[nid] = _node_label(genome, node)
         self.leaves = 0
         # The node order of the first leaf with each encoding. A later leaf with the same encoding
         # gives an automorphism (node id -> node id), which lets the search skip symmetric branches.
@@ -113,21 +135,32 @@ class _Canonicaliser:
         return colors
 
     def refine(self, colors: dict[int, str]) -> dict[int, str]:
+        return self._refine(colors)[0]
+
+    def _refine(self, colors: dict[int, str]) -> tuple[dict[int, str], int]:
+        """Return the refined colours and how many distinct colours they have, the input's included."""
         classes = len(set(colors.values()))
         for _ in range(len(self.ids) + 1):
             updated = {INPUT: colors[INPUT]}
             for nid, inputs, ordered, out_edges in self.rows:
-                in_signature = [colors[s] for s in inputs]
-                if not ordered:
-                    in_signature.sort()
-                outs = sorted([(colors[dst], pos) for dst, pos in out_edges])
+                if len(inputs) == 1:
+                    in_signature = [colors[inputs[0]]]
+                else:
+                    in_signature = [colors[s] for s in inputs]
+                    if not ordered:
+                        in_signature.sort()
+                if len(out_edges) == 1:
+                    reader, position = out_edges[0]
+                    outs = [(colors[reader], position)]
+                else:
+                    outs = sorted([(colors[dst], pos) for dst, pos in out_edges])
                 updated[nid] = _refined_color(colors[nid], in_signature, outs)
             new_classes = len(set(updated.values()))
             colors = updated
             if new_classes == classes:
                 break
             classes = new_classes
-        return colors
+        return colors, classes
 
     def encode(self, colors: dict[int, str]) -> str:
         """Return ``_digest([rows, output index, head])`` with one ``[label, inputs]`` row per node.
@@ -135,28 +168,41 @@ class _Canonicaliser:
         The JSON text is assembled from the cached label texts. Indices are plain ints, so the
         text matches what json.dumps writes for the same value.
         """
-        order = sorted(self.ids, key=colors.__getitem__)
-        index = {nid: i + 1 for i, nid in enumerate(order)}
+        return self._encode(sorted(self.ids, key=colors.__getitem__))
+
+    def _encode(self, order: list[int]) -> str:
+        """Return the encoding of ``encode`` for the node ids sorted by colour."""
+        index = {nid: i for i, nid in enumerate(order, 1)}
         index[INPUT] = 0
         rows = []
         for nid in order:
-            inputs = [index[s] for s in self.inputs[nid]]
-            if not self.ordered[nid]:
-                inputs.sort()
-            rows.append(f"[{self.labels[nid][0]}, [{', '.join(map(str, inputs))}]]")
+            inputs = self.inputs[nid]
+            if len(inputs) == 1:
+                text = str(index[inputs[0]])
+            else:
+                positions = [index[s] for s in inputs]
+                if not self.ordered[nid]:
+                    positions.sort()
+                text = ", ".join(map(str, positions))
+            rows.append(f"[{self.labels[nid][0]}, [{text}]]")
         text = f"[[{', '.join(rows)}], {index[self.genome.output]}, {json.dumps(self.genome.head)}]"
-        return hashlib.sha256(text.encode()).hexdigest()
+        return sha256(text.encode()).hexdigest()
 
     def search(self, colors: dict[int, str], fixed: tuple[int, ...] = ()) -> str:
-        colors = self.refine(colors)
-        groups: dict[str, list[int]] = {}
-        for nid in self.ids:
-            groups.setdefault(colors[nid], []).append(nid)
-        ties = [members for color, members in sorted(groups.items()) if len(members) > 1]
+        colors, classes = self._refine(colors)
+        if classes == len(colors):
+            # Every colour differs, so no node ties with another.
+            ties = []
+        else:
+            groups: dict[str, list[int]] = {}
+            for nid in self.ids:
+                groups.setdefault(colors[nid], []).append(nid)
+            ties = [members for color, members in sorted(groups.items()) if len(members) > 1]
         if not ties:
             self.leaves += 1
-            encoding = self.encode(colors)
-            self._record_leaf(encoding, sorted(self.ids, key=lambda nid: colors[nid]))
+            order = sorted(self.ids, key=colors.__getitem__)
+            encoding = self._encode(order)
+            self._record_leaf(encoding, order)
             return encoding
         best = None
         explored: list[int] = []

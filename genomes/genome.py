@@ -110,14 +110,39 @@ class Node:
     def _mark_checked(self) -> None:
         object.__setattr__(self, "_checked_alone", True)
 
+    def _canonical_label(self, is_output: bool) -> Any:
+        """Return the label that ``_keep_canonical_label`` kept for this output flag, or None."""
+        return self.__dict__.get("_output_label" if is_output else "_inner_label")
+
+    def _keep_canonical_label(self, is_output: bool, label: Any) -> None:
+        object.__setattr__(self, "_output_label" if is_output else "_inner_label", label)
+
+    def _inside(self, space: Any) -> bool:
+        """Return whether the node passed the per-node checks of this search space object before."""
+        return self.__dict__.get("_inside_space") is space
+
+    def _mark_inside(self, space: Any) -> None:
+        # One space per node: a campaign checks against a single space.
+        object.__setattr__(self, "_inside_space", space)
+
     def __getstate__(self) -> dict[str, Any]:
         return {key: value for key, value in self.__dict__.items() if not key.startswith("_")}
 
     def replace(self, **changes: Any) -> Node:
         fields = {"id": self.id, "op": self.op, "params": self.params, "activation": self.activation,
                   "merge": self.merge, "inputs": self.inputs}
+        if not changes.keys() <= fields.keys():
+            fields.update(changes)
+            return Node(**fields)  # raises the TypeError that names the unknown field
         fields.update(changes)
-        return Node(**fields)
+        # What __init__ and __post_init__ do, without freezing parameters that are frozen already.
+        if "params" in changes:
+            fields["params"] = _freeze_params(fields["params"])
+        if "inputs" in changes:
+            fields["inputs"] = tuple(fields["inputs"])
+        node = object.__new__(Node)
+        node.__dict__.update(fields)
+        return node
 
     def to_dict(self) -> dict[str, Any]:
         return {"id": self.id, "op": self.op, "params": dict(self.params),
@@ -365,9 +390,18 @@ class Genome:
 
     def with_node(self, node: Node) -> Genome:
         """Return a copy where the node with ``node.id`` is replaced, or added when the id is new."""
-        if node.id in self:
-            return self.replace_nodes(node if n.id == node.id else n for n in self.nodes)
-        return self.replace_nodes((*self.nodes, node))
+        old = self._index.get(node.id)
+        if old is None:
+            return self.replace_nodes((*self.nodes, node))
+        child = self.replace_nodes(node if n.id == node.id else n for n in self.nodes)
+        if "valid" in self._memo and node.inputs == old.inputs \
+                and all(type(new) is type(same) for new, same in zip(node.inputs, old.inputs)):
+            # The ids are unique (self is valid) and the edges are the same, so the topological
+            # order and the live ids are too.
+            for key in ("order", "live"):
+                if key in self._memo:
+                    child._memo[key] = self._memo[key]
+        return child
 
     def relabeled(self, mapping: Mapping[int, int]) -> Genome:
         """Return a copy whose node ids are renamed by ``mapping`` (ids missing from it are kept)."""

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Sequence
 
 from genomes.errors import ShapeError
@@ -72,11 +73,12 @@ class NodePlan:
     merge_flops: FlopCount = FlopCount()
     activation_flops: FlopCount = FlopCount()
 
-    @property
+    # Cached, since node plans are immutable and shared by a parent and its children.
+    @cached_property
     def parameters(self) -> int:
         return self.op_parameters + sum(p.projection_parameters() for p in self.inputs)
 
-    @property
+    @cached_property
     def flop_count(self) -> FlopCount:
         count = self.op_flops + self.merge_flops + self.activation_flops
         for adapter in self.inputs:
@@ -175,24 +177,45 @@ def infer_shapes(genome: Genome, input_shape: Sequence[int], num_classes: int) -
     input shape and class count, so later calls return a copy of it without recomputing.
     """
     shape_in = check_input_shape(input_shape)
-    if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1:
-        raise ShapeError(f"num_classes must be a positive integer, got {num_classes!r}")
-    plan = genome._memoized(("plan", shape_in, num_classes), lambda: _plan_network(genome, shape_in, num_classes))
+    check_num_classes(num_classes)
+    plan = shared_plan(genome, shape_in, num_classes)
     # The kept plan is shared, so the caller gets its own dict of node plans (which are immutable).
     return NetworkPlan(plan.input_shape, plan.num_classes, plan.order, dict(plan.nodes), plan.head_features,
                        plan.head_pooled)
 
 
+def check_num_classes(num_classes: int) -> None:
+    if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1:
+        raise ShapeError(f"num_classes must be a positive integer, got {num_classes!r}")
+
+
+def shared_plan(genome: Genome, shape_in: Shape, num_classes: int) -> NetworkPlan:
+    """Return the plan that the genome keeps, computing it on the first call.
+
+    The arguments must have passed ``check_input_shape`` and ``check_num_classes``. The plan is
+    shared by every caller, so nothing may change its ``nodes`` dict.
+    """
+    key = ("plan", shape_in, num_classes)
+    plan = genome._memo.get(key)
+    if plan is None:
+        plan = genome._memoized(key, lambda: _plan_network(genome, shape_in, num_classes))
+    return plan
+
+
 def _plan_network(genome: Genome, shape_in: Shape, num_classes: int) -> NetworkPlan:
     genome.validate()
     live = genome.pruned()
-    order = tuple(live.topological_order())
+    order = live._memoized("order", live._topological_order)
     plans: dict[int, NodePlan] = {}
 
     index = live._index
     for nid in order:
         node = index[nid]
-        shapes = tuple(shape_in if s == INPUT else plans[s].output_shape for s in node.inputs)
+        if len(node.inputs) == 1:
+            source = node.inputs[0]
+            shapes = (shape_in if source == INPUT else plans[source].output_shape,)
+        else:
+            shapes = tuple(shape_in if s == INPUT else plans[s].output_shape for s in node.inputs)
         # A node plan depends only on the node and its input shapes, so a node shared by a
         # parent and its child is planned once.
         node_plan = node._cached_plan(shapes)

@@ -8,9 +8,9 @@ from typing import Any, Mapping
 import numpy as np
 
 from genomes.errors import GenomeError
-from genomes.genome import Genome
+from genomes.genome import Genome, Node
 from genomes.ops import ACTIVATIONS, CONVOLUTIONS, OPERATIONS, POOLING_OPERATIONS, WIDTH_OPERATIONS
-from genomes.shapes import NetworkPlan, check_input_shape, infer_shapes
+from genomes.shapes import NetworkPlan, check_input_shape, check_num_classes, shared_plan
 
 
 @dataclass(frozen=True)
@@ -74,9 +74,33 @@ class SearchSpace:
     # -- membership -----------------------------------------------------------------------------
 
     def violation(self, genome: Genome) -> str | None:
-        """Why the genome is outside the space, or None when it is inside."""
+        """Why the genome is outside the space, or None when it is inside.
+
+        The genome keeps the answer for this space object, so a later call with both returns it
+        at once. An exception other than GenomeError propagates and nothing is kept.
+        """
+        # Keyed by identity: the entry holds the space, so its id cannot pass to another object.
+        key = ("violation", id(self))
+        kept = genome._memo.get(key)
+        if kept is not None and kept[0] is self:
+            return kept[1]
+        problem = self._violation(genome)
+        genome._memo[key] = (self, problem)
+        return problem
+
+    def network_plan(self, genome: Genome) -> NetworkPlan:
+        """Return ``infer_shapes`` for this space's input and class count, without a copy.
+
+        The genome keeps the plan, and every caller shares it, so none may change its ``nodes``.
+        Raises what ``infer_shapes`` raises.
+        """
+        # The input shape passed check_input_shape in __post_init__.
+        check_num_classes(self.num_classes)
+        return shared_plan(genome, self.input_shape, self.num_classes)
+
+    def _violation(self, genome: Genome) -> str | None:
         try:
-            plan = infer_shapes(genome, self.input_shape, self.num_classes)
+            plan = self.network_plan(genome)
         except GenomeError as error:
             return str(error)
         return self._limit_violation(genome, plan)
@@ -86,22 +110,33 @@ class SearchSpace:
             return f"{len(genome)} nodes exceed max_nodes {self.max_nodes}"
         if genome.head not in self.heads:
             return f"head {genome.head!r} is not in the space's heads {list(self.heads)}"
-        low, high = self.widths
         for node in genome.nodes:
-            if node.op not in self.operations:
-                return f"node {node.id}: operation {node.op!r} is not in the space"
-            if node.activation not in self.activations:
-                return f"node {node.id}: activation {node.activation!r} is not in the space"
-            params = node._resolved()
-            if "width" in params and not low <= params["width"] <= high:
-                return f"node {node.id}: width {params['width']} is outside {self.widths}"
-            problem = self._parameter_violation(node.op, params)
+            # A node that passed these checks for this space before passes them again: they
+            # read nothing but the node.
+            if node._inside(self):
+                continue
+            problem = self._node_violation(node)
             if problem is not None:
-                return f"node {node.id}: {problem}"
+                return problem
+            node._mark_inside(self)
         if self.max_parameters is not None and plan.parameters > self.max_parameters:
             return f"{plan.parameters} parameters exceed max_parameters {self.max_parameters}"
         if self.max_flops is not None and plan.flops > self.max_flops:
             return f"{plan.flops} FLOPs exceed max_flops {self.max_flops}"
+        return None
+
+    def _node_violation(self, node: Node) -> str | None:
+        if node.op not in self.operations:
+            return f"node {node.id}: operation {node.op!r} is not in the space"
+        if node.activation not in self.activations:
+            return f"node {node.id}: activation {node.activation!r} is not in the space"
+        params = node._resolved()
+        low, high = self.widths
+        if "width" in params and not low <= params["width"] <= high:
+            return f"node {node.id}: width {params['width']} is outside {self.widths}"
+        problem = self._parameter_violation(node.op, params)
+        if problem is not None:
+            return f"node {node.id}: {problem}"
         return None
 
     def _parameter_violation(self, op: str, params: Mapping[str, int]) -> str | None:
@@ -138,12 +173,14 @@ class SearchSpace:
         if op in WIDTH_OPERATIONS:
             params["width"] = self.sample_width(rng)
         if op in CONVOLUTIONS:
-            params["kernel"] = int(rng.choice(self.kernel_sizes))
-            params["stride"] = int(rng.choice(self.strides))
+            # An index draw gives the same number as rng.choice on the same generator, faster.
+            params["kernel"] = int(self.kernel_sizes[int(rng.integers(len(self.kernel_sizes)))])
+            params["stride"] = int(self.strides[int(rng.integers(len(self.strides)))])
             params["padding"] = params["kernel"] // 2
         elif op in POOLING_OPERATIONS:
             kernel = int(self.pool_sizes[int(rng.integers(len(self.pool_sizes)))])
-            params.update(kernel=kernel, stride=int(rng.choice(self.strides)), padding=kernel // 2)
+            stride = int(self.strides[int(rng.integers(len(self.strides)))])
+            params.update(kernel=kernel, stride=stride, padding=kernel // 2)
         elif op == "attention":
             heads = [h for h in self.attention_heads if channels is None or channels % h == 0]
             params["heads"] = int(heads[int(rng.integers(len(heads)))]) if heads else min(self.attention_heads)

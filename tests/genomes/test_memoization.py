@@ -8,7 +8,7 @@ import random
 
 import pytest
 
-from genomes import Genome, InvalidGenomeError, Node, infer_shapes
+from genomes import Genome, InvalidGenomeError, Node, SearchSpace, ShapeError, infer_shapes
 from genomes import canonical
 from genomes.genome import _RESOLVED
 
@@ -127,3 +127,108 @@ def test_refined_color_matches_json_digest():
         expected = hashlib.sha256(json.dumps([own, inputs, [list(o) for o in outs]], sort_keys=True).encode())
 
         assert canonical._refined_color(own, inputs, outs) == expected.hexdigest()
+
+
+def test_violation_kept_per_space_object():
+    wide = SearchSpace((1, 16), 3, widths=(2, 8))
+    narrow = SearchSpace((1, 16), 3, widths=(2, 3))
+    genome = small_genome()
+
+    assert wide.violation(genome) is None
+    assert narrow.violation(genome) == "node 1: width 4 is outside (2, 3)"
+    assert wide.violation(genome) is None
+    assert narrow.violation(genome) == "node 1: width 4 is outside (2, 3)"
+
+
+def test_node_checked_in_one_space_still_checked_in_another():
+    wide = SearchSpace((1, 16), 3, widths=(2, 8))
+    narrow = SearchSpace((1, 16), 3, widths=(2, 3))
+    genome = small_genome()
+    assert wide.violation(genome) is None
+
+    # A new genome object made of the same node objects, so only the node-level marks remain.
+    copy = Genome(genome.nodes, genome.output, genome.head)
+
+    assert narrow.violation(copy) == "node 1: width 4 is outside (2, 3)"
+    assert wide.violation(copy) is None
+
+
+def test_violation_reports_bad_class_count_like_infer_shapes():
+    space = SearchSpace((1, 16), 0)
+    with pytest.raises(ShapeError) as error:
+        infer_shapes(small_genome(), (1, 16), 0)
+
+    assert space.violation(small_genome()) == str(error.value)
+
+
+def test_network_plan_equals_infer_shapes():
+    space = SearchSpace((1, 8, 8), 3)
+    genome = small_genome()
+
+    assert space.network_plan(genome) == infer_shapes(genome, (1, 8, 8), 3)
+
+
+def test_node_replace_equals_constructor():
+    node = Node(3, "conv", {"width": 4, "kernel": 1}, "gelu", "add", inputs=(2, 1))
+
+    changed = node.replace(params={"kernel": 3, "width": 6}, inputs=[1])
+    built = Node(3, "conv", {"width": 6, "kernel": 3}, "gelu", "add", inputs=(1,))
+
+    assert changed == built
+    assert list(vars(changed).items()) == list(vars(built).items())
+    assert node.replace(id=7) == Node(7, "conv", {"width": 4, "kernel": 1}, "gelu", "add", inputs=(2, 1))
+
+
+def test_node_replace_rejects_unknown_field_like_constructor():
+    node = Node(1, "identity")
+    with pytest.raises(TypeError) as expected:
+        Node(id=1, op="identity", colour="red")
+
+    with pytest.raises(TypeError) as actual:
+        node.replace(colour="red")
+
+    assert str(actual.value) == str(expected.value)
+
+
+def test_with_node_same_edges_keeps_order():
+    genome = small_genome().validate()
+    changed = genome.with_node(genome.node(2).replace(op="avgpool"))
+
+    fresh = Genome(changed.nodes, changed.output, changed.head)
+
+    assert changed.topological_order() == fresh.topological_order()
+    assert changed.live_ids() == fresh.live_ids()
+    assert changed.canonical_hash() == fresh.canonical_hash()
+
+
+def test_with_node_new_edges_finds_cycle():
+    genome = small_genome().validate()
+
+    looped = genome.with_node(genome.node(1).replace(inputs=(3,)))
+
+    with pytest.raises(InvalidGenomeError, match="cycle through nodes"):
+        looped.validate()
+
+
+def test_with_node_same_edges_still_checks_new_node():
+    genome = small_genome().validate()
+
+    broken = genome.with_node(genome.node(2).replace(op="teleport"))
+
+    with pytest.raises(InvalidGenomeError, match="unknown operation 'teleport'"):
+        broken.validate()
+
+
+def test_node_label_depends_on_output_role():
+    """A node object keeps one label as the output and one as an inner node."""
+    shared = Node(1, "conv", {"width": 4}, "relu")
+    as_output = Genome((shared,), output=1)
+    as_inner = Genome((shared, Node(2, "identity", inputs=(1,))), output=2)
+
+    first = (as_output.canonical_hash(), as_inner.canonical_hash())
+    fresh = (Genome((Node(1, "conv", {"width": 4}, "relu"),), output=1).canonical_hash(),
+             Genome((Node(1, "conv", {"width": 4}, "relu"), Node(2, "identity", inputs=(1,))),
+                    output=2).canonical_hash())
+
+    assert first == fresh
+    assert first[0] != first[1]
