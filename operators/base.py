@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -68,7 +68,7 @@ class Operator:
                 candidate = self.propose(list(parents), rng, space, new_id)
             except NotApplicable as reason:
                 return Variation(self.name, None, str(reason))
-            candidate = candidate.pruned()
+            candidate = equal_parent(candidate.pruned(), parents)
             problem = space.violation(candidate)
             if problem is None:
                 return Variation(self.name, candidate)
@@ -81,6 +81,52 @@ class Operator:
         raise NotImplementedError
 
 
+def equal_parent(candidate: Genome, parents: Sequence[Genome]) -> Genome:
+    """Return the pruned parent that equals ``candidate`` strictly, or ``candidate`` itself.
+
+    A crossover often rebuilds one of its parents. The parent object keeps its shape plans,
+    space checks and canonical hash, so the engine skips that work for the copy. Strictly means
+    that the two give the same JSON text, which ``==`` does not ensure: ``8.0 == 8``.
+    """
+    for parent in parents:
+        parent = parent.pruned()
+        if same_genome(parent, candidate):
+            return parent
+    return candidate
+
+
+def same_genome(first: Genome, second: Genome) -> bool:
+    """Return whether two genomes pass ``same_value`` field by field and ``same_node`` node by node."""
+    return (len(first.nodes) == len(second.nodes) and same_value(first.output, second.output)
+            and same_value(first.head, second.head)
+            and all(same_node(ours, theirs) for ours, theirs in zip(first.nodes, second.nodes)))
+
+
+def same_value(first: Any, second: Any) -> bool:
+    """Return whether two field values are the same object, or equal ints or equal strings.
+
+    Values of other types count as different unless they are the same object, because equal
+    values can differ in JSON (``0.0 == -0.0``, ``[8.0] == [8]``).
+    """
+    if first is second:
+        return True
+    kind = type(first)
+    return kind is type(second) and (kind is int or kind is str) and first == second
+
+
+def same_node(first: Node, second: Node) -> bool:
+    """Return whether every field of two nodes passes ``same_value``, element by element."""
+    if first is second:
+        return True
+    return (same_value(first.id, second.id) and same_value(first.op, second.op)
+            and same_value(first.activation, second.activation) and same_value(first.merge, second.merge)
+            and len(first.inputs) == len(second.inputs)
+            and all(same_value(a, b) for a, b in zip(first.inputs, second.inputs))
+            and len(first.params) == len(second.params)
+            and all(same_value(key, other_key) and same_value(value, other_value)
+                    for (key, value), (other_key, other_value) in zip(first.params, second.params)))
+
+
 def with_inputs(node: Node, inputs: tuple[int, ...]) -> Node:
     """Return the node reading ``inputs``: the node itself when they equal its own, else a copy.
 
@@ -89,6 +135,13 @@ def with_inputs(node: Node, inputs: tuple[int, ...]) -> Node:
     if inputs == node.inputs and all(type(new) is type(old) for new, old in zip(inputs, node.inputs)):
         return node
     return node.replace(inputs=inputs)
+
+
+def renamed(node: Node, node_id: int, inputs: tuple[int, ...]) -> Node:
+    """Return the node with id ``node_id`` reading ``inputs``: the node itself when neither changes."""
+    if same_value(node_id, node.id):
+        return with_inputs(node, inputs)
+    return node.replace(id=node_id, inputs=inputs)
 
 
 def pick(rng: np.random.Generator, items: Sequence):

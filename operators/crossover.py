@@ -6,9 +6,9 @@ every crossover keeps its head.
 
 from __future__ import annotations
 
-from genomes import INPUT, Genome, InvalidGenomeError
+from genomes import INPUT, Genome, InvalidGenomeError, Node
 from genomes.innovation import IdAllocator
-from operators.base import NotApplicable, Operator, pick, with_inputs
+from operators.base import NotApplicable, Operator, pick, renamed, same_node, same_value, with_inputs
 
 
 class OnePointCrossover(Operator):
@@ -51,7 +51,7 @@ class OnePointCrossover(Operator):
             taken.add(mapping[nid])
         suffix = [b.node(nid) for nid in order_b[j:]]
         nodes = [a.node(nid) for nid in prefix]
-        nodes += [n.replace(id=mapping[n.id], inputs=tuple(mapping[s] for s in n.inputs)) for n in suffix]
+        nodes += [renamed(n, mapping[n.id], tuple(mapping[s] for s in n.inputs)) for n in suffix]
         return Genome(tuple(nodes), mapping[b.output], b.head)
 
 
@@ -75,22 +75,30 @@ class AlignedCrossover(Operator):
             raise NotApplicable("the parents share no innovation id, so no gene can be aligned")
         donors = {nid for nid in shared if rng.random() < 0.5}
         genes_only = []
-        with_inputs = []
+        rewired = []
         for node in fitter.nodes:
             if node.id not in donors:
                 genes_only.append(node)
-                with_inputs.append(node)
+                rewired.append(node)
                 continue
             donor = other.node(node.id)
             inputs = tuple(s for s in donor.inputs if s == INPUT or s in fitter)
-            genes_only.append(donor.replace(inputs=node.inputs, merge=node.merge))
-            with_inputs.append(donor.replace(inputs=inputs or node.inputs))
-        child = Genome(tuple(with_inputs), fitter.output, fitter.head)
+            # Where a donated gene equals the fitter parent's own, the child keeps that node
+            # object, which carries its checks and shape plan and lets the child be found equal
+            # to the parent.
+            gene = donor if same_value(donor.merge, node.merge) else donor.replace(merge=node.merge)
+            genes_only.append(self._either(with_inputs(gene, node.inputs), node))
+            rewired.append(self._either(with_inputs(donor, inputs or node.inputs), node))
+        child = Genome(tuple(rewired), fitter.output, fitter.head)
         try:
             child.topological_order()
         except InvalidGenomeError:
             child = Genome(tuple(genes_only), fitter.output, fitter.head)
         return child
+
+    @staticmethod
+    def _either(gene: Node, own: Node) -> Node:
+        return own if same_node(gene, own) else gene
 
 
 def grow_block(genome: Genome, rng, max_size: int) -> tuple[int, set[int]]:
@@ -159,7 +167,7 @@ class SubgraphCrossover(Operator):
                 continue
             node = b.node(nid)
             inputs = tuple(dict.fromkeys(mapping.get(s, entry) for s in node.inputs))
-            inserted.append(node.replace(id=mapping[nid], inputs=inputs))
+            inserted.append(renamed(node, mapping[nid], inputs))
         new_exit = mapping[donor_exit]
         rewired = [with_inputs(n, tuple(dict.fromkeys(new_exit if s in removed else s for s in n.inputs)))
                    for n in kept]

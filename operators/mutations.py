@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from genomes import INPUT, Genome, GenomeError, Node, SearchSpace, infer_shapes
+from genomes import INPUT, Genome, GenomeError, Node, SearchSpace
 from genomes.ops import CONVOLUTIONS, FLAT, POOLING_OPERATIONS, WIDTH_OPERATIONS, WINDOW_OPERATIONS, Shape
 from operators.base import NotApplicable, Operator, pick, with_inputs
 
@@ -25,7 +25,7 @@ def live_nodes(genome: Genome) -> list[Node]:
 def shapes_of(genome: Genome, space: SearchSpace) -> tuple[dict[int, Shape], dict[int, Shape]]:
     """Output shape of every live node (the input included, as id 0) and merged input shape per node."""
     try:
-        plan = infer_shapes(genome, space.input_shape, space.num_classes)
+        plan = space.network_plan(genome)
     except GenomeError as error:
         raise NotApplicable(f"the parent does not fit the task: {error}") from None
     outputs = {INPUT: plan.input_shape}
@@ -233,7 +233,7 @@ class ChangeWidth(Operator):
         node = pick(rng, candidates)
         params = node.resolved_params()
         low, high = space.widths
-        width = int(np.clip(round(params["width"] * pick(rng, (0.5, 0.75, 1.5, 2.0))), low, high))
+        width = int(min(max(round(params["width"] * pick(rng, (0.5, 0.75, 1.5, 2.0))), low), high))
         if width == params["width"]:
             # Scaling hit a bound of the range: take any other allowed width instead.
             others = [w for w in range(low, high + 1) if w != width]
