@@ -235,6 +235,14 @@ class Genome:
         """Check the graph and return self; raise InvalidGenomeError naming the node or edge at fault."""
         if "valid" in self._memo:
             return self
+        changed = self._memo.get("valid_but")
+        if changed is not None:
+            # with_node left the ids, the edges, the output, the head and every other node as in
+            # a valid genome. So only the changed node can fail, with the error that the full
+            # check below would raise first.
+            self._validate_node(changed, self._index)
+            self._memo["valid"] = True
+            return self
         if not self.nodes:
             raise InvalidGenomeError("the genome has no nodes; add at least one node")
         seen: set[int] = set()
@@ -252,7 +260,7 @@ class Genome:
             )
         if self.head not in HEADS:
             raise InvalidGenomeError(f"head {self.head!r} is unknown; use one of {list(HEADS)}")
-        self.topological_order()
+        self._memoized("order", self._topological_order)
         self._memo["valid"] = True
         return self
 
@@ -394,13 +402,14 @@ class Genome:
         if old is None:
             return self.replace_nodes((*self.nodes, node))
         child = self.replace_nodes(node if n.id == node.id else n for n in self.nodes)
-        if "valid" in self._memo and node.inputs == old.inputs \
+        if "valid" in self._memo and type(node.id) is type(old.id) and node.inputs == old.inputs \
                 and all(type(new) is type(same) for new, same in zip(node.inputs, old.inputs)):
             # The ids are unique (self is valid) and the edges are the same, so the topological
-            # order and the live ids are too.
+            # order and the live ids are the same too. validate() then checks only the new node.
             for key in ("order", "live"):
                 if key in self._memo:
                     child._memo[key] = self._memo[key]
+            child._memo["valid_but"] = node
         return child
 
     def relabeled(self, mapping: Mapping[int, int]) -> Genome:

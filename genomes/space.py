@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
@@ -11,6 +12,12 @@ from genomes.errors import GenomeError
 from genomes.genome import Genome, Node
 from genomes.ops import ACTIVATIONS, CONVOLUTIONS, OPERATIONS, POOLING_OPERATIONS, WIDTH_OPERATIONS
 from genomes.shapes import NetworkPlan, check_input_shape, check_num_classes, shared_plan
+
+
+@functools.lru_cache(maxsize=64)
+def _log_bounds(low: int, high: int) -> tuple[np.float64, np.float64]:
+    """Return ``np.log`` of both width bounds, computed once per pair."""
+    return np.log(low), np.log(high)
 
 
 @dataclass(frozen=True)
@@ -76,10 +83,12 @@ class SearchSpace:
     def violation(self, genome: Genome) -> str | None:
         """Why the genome is outside the space, or None when it is inside.
 
-        The genome keeps the answer for this space object, so a later call with both returns it
-        at once. An exception other than GenomeError propagates and nothing is kept.
+        The genome stores the result for this space object, so a later call with the same genome
+        and space returns it at once. An exception other than GenomeError propagates and nothing
+        is stored.
         """
-        # Keyed by identity: the entry holds the space, so its id cannot pass to another object.
+        # Keyed by identity. The entry contains the space, so no other object can get its id
+        # while the entry exists.
         key = ("violation", id(self))
         kept = genome._memo.get(key)
         if kept is not None and kept[0] is self:
@@ -190,8 +199,8 @@ class SearchSpace:
 
     def sample_width(self, rng: np.random.Generator) -> int:
         # Log-uniform, so narrow and wide layers are drawn about equally often.
-        low, high = self.widths
-        return int(round(np.exp(rng.uniform(np.log(low), np.log(high)))))
+        log_low, log_high = _log_bounds(*self.widths)
+        return int(round(np.exp(rng.uniform(log_low, log_high))))
 
     def to_dict(self) -> dict[str, Any]:
         return {name: (list(value) if isinstance(value, tuple) else value)

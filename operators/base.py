@@ -47,7 +47,8 @@ class Operator:
 
     ``propose`` returns a candidate child or raises NotApplicable; ``__call__`` checks the
     arguments, prunes dead nodes, and retries up to ``attempts`` times until a candidate is inside
-    the search space.
+    the search space. A crossover candidate that equals a parent (see ``equal_parent``) is
+    replaced by that parent's pruned object, so the child can be a parent object itself.
     """
 
     name: str = ""
@@ -68,7 +69,10 @@ class Operator:
                 candidate = self.propose(list(parents), rng, space, new_id)
             except NotApplicable as reason:
                 return Variation(self.name, None, str(reason))
-            candidate = equal_parent(candidate.pruned(), parents)
+            candidate = candidate.pruned()
+            if self.arity > 1:
+                # A mutation always changes its parent, so only a crossover can rebuild one.
+                candidate = equal_parent(candidate, parents)
             problem = space.violation(candidate)
             if problem is None:
                 return Variation(self.name, candidate)

@@ -87,8 +87,8 @@ class AlignedCrossover(Operator):
             # object, which carries its checks and shape plan and lets the child be found equal
             # to the parent.
             gene = donor if same_value(donor.merge, node.merge) else donor.replace(merge=node.merge)
-            genes_only.append(self._either(with_inputs(gene, node.inputs), node))
-            rewired.append(self._either(with_inputs(donor, inputs or node.inputs), node))
+            genes_only.append(self._prefer_own(with_inputs(gene, node.inputs), node))
+            rewired.append(self._prefer_own(with_inputs(donor, inputs or node.inputs), node))
         child = Genome(tuple(rewired), fitter.output, fitter.head)
         try:
             child.topological_order()
@@ -97,7 +97,7 @@ class AlignedCrossover(Operator):
         return child
 
     @staticmethod
-    def _either(gene: Node, own: Node) -> Node:
+    def _prefer_own(gene: Node, own: Node) -> Node:
         return own if same_node(gene, own) else gene
 
 
@@ -157,14 +157,12 @@ class SubgraphCrossover(Operator):
         kept = [n for n in a.nodes if n.id not in removed]
         taken = {n.id for n in kept}
         mapping: dict[int, int] = {}
-        for nid in b.topological_order():
-            if nid in donor_block:
-                mapping[nid] = nid if nid not in taken else new_id()
-                taken.add(mapping[nid])
+        donor_order = [nid for nid in b.topological_order() if nid in donor_block]
+        for nid in donor_order:
+            mapping[nid] = nid if nid not in taken else new_id()
+            taken.add(mapping[nid])
         inserted = []
-        for nid in b.topological_order():
-            if nid not in donor_block:
-                continue
+        for nid in donor_order:
             node = b.node(nid)
             inputs = tuple(dict.fromkeys(mapping.get(s, entry) for s in node.inputs))
             inserted.append(renamed(node, mapping[nid], inputs))

@@ -50,8 +50,13 @@ def insert_on_edge(genome: Genome, target: int, position: int, make_node) -> Gen
     inputs = list(node.inputs)
     new_node = make_node(inputs[position])
     inputs[position] = new_node.id
-    child = genome.with_node(node.replace(inputs=tuple(inputs)))
-    return child.with_node(new_node)
+    rewired = node.replace(inputs=tuple(inputs))
+    nodes = [rewired if n.id == rewired.id else n for n in genome.nodes]
+    # As with_node: a new id is appended, and an id already in the genome is replaced.
+    if any(n.id == new_node.id for n in nodes):
+        return genome.replace_nodes(new_node if n.id == new_node.id else n for n in nodes)
+    nodes.append(new_node)
+    return genome.replace_nodes(nodes)
 
 
 class InsertNode(Operator):

@@ -140,7 +140,7 @@ def test_violation_kept_per_space_object():
     assert narrow.violation(genome) == "node 1: width 4 is outside (2, 3)"
 
 
-def test_node_checked_in_one_space_still_checked_in_another():
+def test_node_mark_is_per_space():
     wide = SearchSpace((1, 16), 3, widths=(2, 8))
     narrow = SearchSpace((1, 16), 3, widths=(2, 3))
     genome = small_genome()
@@ -153,7 +153,7 @@ def test_node_checked_in_one_space_still_checked_in_another():
     assert wide.violation(copy) is None
 
 
-def test_violation_reports_bad_class_count_like_infer_shapes():
+def test_violation_bad_class_count_message():
     space = SearchSpace((1, 16), 0)
     with pytest.raises(ShapeError) as error:
         infer_shapes(small_genome(), (1, 16), 0)
@@ -179,7 +179,7 @@ def test_node_replace_equals_constructor():
     assert node.replace(id=7) == Node(7, "conv", {"width": 4, "kernel": 1}, "gelu", "add", inputs=(2, 1))
 
 
-def test_node_replace_rejects_unknown_field_like_constructor():
+def test_node_replace_unknown_field_error():
     node = Node(1, "identity")
     with pytest.raises(TypeError) as expected:
         Node(id=1, op="identity", colour="red")

@@ -46,7 +46,7 @@ def test_crossover_of_twins_gives_same_json(name):
         assert variation.genome.to_json() == fresh.genome.to_json()
 
 
-def test_parent_outside_space_gives_no_copy_of_it():
+def test_outside_parent_not_copied():
     """A crossover that rebuilds a parent outside the space retries, and reports the parent's problem."""
     parent = chain((8, 64, 8))
     assert SPACE.violation(parent) == "node 2: width 64 is outside (4, 32)"
@@ -58,7 +58,7 @@ def test_parent_outside_space_gives_no_copy_of_it():
 
 
 @pytest.mark.parametrize("name", sorted(OPERATORS))
-def test_parent_outside_space_gives_child_inside_or_none(name):
+def test_outside_parent_child_inside_or_none(name):
     outside = chain((8, 64, 8))
     other = chain((8, 16, 8))
     operator = OPERATORS[name]
@@ -99,7 +99,7 @@ def test_same_node_accepts_equal_copies():
     assert same_node(node, Node.from_dict(node.to_dict()))
 
 
-def test_one_point_crossover_keeps_unchanged_node_objects():
+def test_one_point_keeps_node_objects():
     a, b = chain((8, 16, 8)), chain((8, 16, 12))
     for seed in range(10):
         child = CROSSOVERS["one_point_crossover"]([a, b], np.random.default_rng(seed), SPACE).genome
@@ -120,16 +120,15 @@ def test_index_draw_matches_rng_choice(values):
 
 
 @pytest.mark.parametrize("name", sorted(MUTATIONS))
-def test_mutation_children_equal_fresh_parents_children(name):
-    """Parents that keep plans and checks from earlier calls give the children of fresh parents."""
-    seed_genome = SEEDS["small_cnn"].build(SPACE.input_shape, SPACE.num_classes)
-    shared = seed_genome
+def test_mutation_reused_parent_same_children(name):
+    """Parents that store plans and checks from earlier calls give the children of fresh parents."""
+    shared = SEEDS["small_cnn"].build(SPACE.input_shape, SPACE.num_classes)
     for seed in range(15):
-        kept = MUTATIONS[name]([shared], np.random.default_rng(seed), SPACE)
+        reused = MUTATIONS[name]([shared], np.random.default_rng(seed), SPACE)
         fresh = MUTATIONS[name]([json_copy(shared)], np.random.default_rng(seed), SPACE)
 
-        assert kept == fresh
-        if kept.applied:
-            assert kept.genome.to_json() == fresh.genome.to_json()
-            assert kept.genome.canonical_hash() == json_copy(fresh.genome).canonical_hash()
-            shared = kept.genome
+        assert reused == fresh
+        if reused.applied:
+            assert reused.genome.to_json() == fresh.genome.to_json()
+            assert reused.genome.canonical_hash() == json_copy(fresh.genome).canonical_hash()
+            shared = reused.genome
