@@ -232,3 +232,13 @@ def test_node_label_depends_on_output_role():
 
     assert first == fresh
     assert first[0] != first[1]
+
+
+def test_with_node_bool_id_still_rejected():
+    """True == 1 finds node 1, but a bool id is invalid, so the full check must run."""
+    genome = small_genome().validate()
+
+    changed = genome.with_node(genome.node(1).replace(id=True))
+
+    with pytest.raises(InvalidGenomeError, match="node id True is invalid"):
+        changed.validate()
