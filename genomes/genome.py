@@ -29,6 +29,9 @@ FORMAT_VERSION = 1
 _RESOLVED: dict[tuple[str, tuple[tuple[str, Any], ...]], dict[str, int]] = {}
 RESOLVED_CACHE_LIMIT = 512
 
+# The value that Genome._memoized finds for a key it has not stored.
+_MISSING = object()
+
 
 def _freeze_params(params: Mapping[str, Any] | Iterable[tuple[str, Any]]) -> tuple[tuple[str, Any], ...]:
     # dict and tuple are tested first because isinstance against typing.Mapping is slow.
@@ -192,11 +195,11 @@ class Genome:
         An exception from ``compute`` propagates and nothing is kept, so the next call raises
         again. Keep only immutable values, or values that callers receive as copies.
         """
-        try:
-            return self._memo[key]
-        except KeyError:
+        # get() with a marker, because a KeyError raised and caught on every miss costs more.
+        value = self._memo.get(key, _MISSING)
+        if value is _MISSING:
             value = self._memo[key] = compute()
-            return value
+        return value
 
     # -- access ---------------------------------------------------------------------------------
 
@@ -424,6 +427,9 @@ class Genome:
     # -- identity and serialisation -------------------------------------------------------------
 
     def canonical_hash(self) -> str:
+        known = self._memo.get("canonical_hash")
+        if known is not None:
+            return known
         from genomes.canonical import canonical_hash
 
         return canonical_hash(self)
