@@ -114,7 +114,7 @@ class Node:
         object.__setattr__(self, "_checked_alone", True)
 
     def _canonical_label(self, is_output: bool) -> Any:
-        """Return the label that ``_keep_canonical_label`` kept for this output flag, or None."""
+        """Return the label that ``_keep_canonical_label`` stored for this output flag, or None."""
         return self.__dict__.get("_output_label" if is_output else "_inner_label")
 
     def _keep_canonical_label(self, is_output: bool, label: Any) -> None:
