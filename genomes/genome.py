@@ -189,6 +189,11 @@ class Genome:
         object.__setattr__(self, "_index", MappingProxyType({n.id: n for n in self.nodes}))
         object.__setattr__(self, "_memo", {})
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Pickle and deepcopy rebuild the genome from its fields. The index is a mappingproxy,
+        # which cannot be pickled, and the memo is derived, so neither is copied.
+        return (type(self), (self.nodes, self.output, self.head))
+
     def _memoized(self, key: Any, compute: Callable[[], Any]) -> Any:
         """Return the value kept under ``key``, computing and keeping it on the first call.
 

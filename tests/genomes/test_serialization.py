@@ -1,6 +1,8 @@
 """JSON codec of Genome: round trips keep equality and hash, bad documents raise InvalidGenomeError."""
 
+import copy
 import json
+import pickle
 
 import pytest
 import strategies
@@ -123,3 +125,15 @@ def test_from_json_wrong_types_fail_validation(node, match):
 
     with pytest.raises(InvalidGenomeError, match=match):
         genome.validate()
+
+
+@settings(max_examples=50, deadline=None)
+@given(strategies.genomes())
+def test_pickle_and_deepcopy_round_trip(genome):
+    expected_hash = genome.canonical_hash()
+
+    for copied in (pickle.loads(pickle.dumps(genome)), copy.deepcopy(genome)):
+        assert copied == genome
+        assert copied.to_dict() == genome.to_dict()
+        assert copied.canonical_hash() == expected_hash
+        assert dict(copied._index) == {node.id: node for node in copied.nodes}
