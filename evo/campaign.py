@@ -39,6 +39,7 @@ import fitness
 from evo import adaptive, halving, transfer
 from evo.config import TRANSFER_PREFIX, CampaignConfig, ConfigError
 from evo.executors import Job, make_executor, pause_point
+from evo.hash_filter import HashFilter
 from evo.run_lock import RunLock
 from evo.selection import (Member, constraint_values, constraint_violation, first_front, fitness_order, hypervolume,
                            reference_values, select_parents, select_survivors)
@@ -261,6 +262,9 @@ class Campaign:
         self.task_key = self._task_key()
         self.population: list[Individual] = []
         self.known = ScoredGenomes(self)
+        # Every genome hash stored in the file, so that most lookups of a new hash skip the query.
+        # The run lock makes this engine the file's only writer, so nothing is added behind it.
+        self.stored_hashes = HashFilter()
         # Finished evaluations not staged yet, as (individual id, genome hash, record).
         self.unstaged: list[tuple[int, str, dict[str, Any]]] = []
         # Metrics encoded at staging, by individual id, with the metrics dict they encode, so
@@ -351,7 +355,7 @@ class Campaign:
                     transfer.front_genomes(name)
             self.campaign_id = self.store.create_campaign(self.config.name, self.config.to_dict(), self.config.seed)
             log.info("campaign %r created in %s", self.config.name, self.store.path)
-            self._skip_past_stored_node_ids()
+            self._read_stored_genomes()
             return 0
         differences = config_differences(stored["config"], self.config.to_dict())
         if differences:
@@ -365,6 +369,7 @@ class Campaign:
         last = self.store.last_generation(self.campaign_id)
         if last is None:
             log.info("campaign %r has no committed generation; starting at generation 0", self.config.name)
+            self._read_stored_genomes()
             return 0
         self._load_population(last["members"])
         if "global_rng" in last["state"]:
@@ -373,15 +378,17 @@ class Campaign:
         self.innovations = InnovationCounter(int(last["state"].get("next_node_id", 1)))
         self.selection = self._restored_selection(last["state"])
         self.motif_priors = list(last["state"].get("transferred_motifs", []))
-        self._skip_past_stored_node_ids()
+        self._read_stored_genomes()
         log.info("resuming campaign %r after generation %d", self.config.name, last["number"])
         return last["number"] + 1
 
-    def _skip_past_stored_node_ids(self) -> None:
-        """Move the innovation counter past every node id stored in the file, by any campaign."""
+    def _read_stored_genomes(self) -> None:
+        """Move the innovation counter past every node id stored in the file, by any campaign,
+        and put every stored genome hash in ``stored_hashes``."""
         stored = self.store.individuals()
         genomes = [Genome.from_dict(g if isinstance(g, dict) else json.loads(g)) for g in stored.get("genome", [])]
         self.innovations.skip_past(genomes)
+        self.stored_hashes = HashFilter(stored.get("genome_hash", []))
 
     def _load_population(self, member_ids: list[int]) -> None:
         individuals = self.store.individuals(self.campaign_id).set_index("id")
@@ -422,7 +429,7 @@ class Campaign:
 
     def _committed_record(self, genome_hash: str) -> dict[str, Any] | None:
         """Return the record of this campaign's first committed scored evaluation of the hash, or None."""
-        if self.campaign_id is None:
+        if self.campaign_id is None or genome_hash not in self.stored_hashes:
             return None
         row = self.store.scored_evaluation(self.campaign_id, genome_hash)
         if row is None:
@@ -783,6 +790,8 @@ class Campaign:
             self.weights[child.id] = stored
 
     def _stored_evaluation(self, genome_hash: str) -> dict[str, Any] | None:
+        if genome_hash not in self.stored_hashes:
+            return None
         row = self.store.evaluation_for_hash(genome_hash, self.task_key)
         if row is None:
             return None
@@ -821,6 +830,8 @@ class Campaign:
             state=plain_state(state),
             before_commit=lambda: self._before_commit(children),
         )
+        for child in children:
+            self.stored_hashes.add(child.genome_hash)
         self.known.forget_committed(children)
         for child in children:
             self.metrics_text.pop(child.id, None)

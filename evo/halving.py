@@ -210,6 +210,8 @@ def _add_rung(child: Individual, history: dict[int, list[dict[str, Any]]], recor
 
 def _stored_evaluation(campaign: Campaign, genome_hash: str, task_key: str) -> dict[str, Any] | None:
     """Return the stored ``ok`` evaluation of this hash under ``task_key`` with every objective, or None."""
+    if genome_hash not in campaign.stored_hashes:
+        return None
     row = campaign.store.evaluation_for_hash(genome_hash, task_key)
     if row is None:
         return None

@@ -1,5 +1,7 @@
 import sqlite3
 
+import pytest
+
 from evo.campaign import Campaign
 from evo.config import load_preset
 from populations import Store
@@ -50,3 +52,53 @@ def test_changed_budget_is_not_reused(tmp_path):
     statuses = {row[1] for row in _evaluations(config.db_path, "smoke-longer")}
 
     assert statuses == {"ok"}
+
+
+def _interrupt_first_job(monkeypatch):
+    import evo.executors
+
+    def interrupt(job):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(evo.executors, "run_job", interrupt)
+
+
+def _genomes(path, campaign_name):
+    connection = sqlite3.connect(path)
+    try:
+        return connection.execute(
+            "SELECT i.id, i.genome, i.genome_hash FROM individuals AS i"
+            " JOIN campaigns AS c ON c.id = i.campaign_id WHERE c.name = ? ORDER BY i.id",
+            [campaign_name],
+        ).fetchall()
+    finally:
+        connection.close()
+
+
+def test_resume_before_first_commit(tmp_path, monkeypatch):
+    """A campaign killed before generation 0 was committed, in a file with another campaign.
+
+    The resume must skip past the other campaign's node ids and know its stored hashes, as a
+    straight run does, so both give the same genomes and cached evaluations.
+    """
+    import shutil
+
+    first = load_preset("smoke").with_overrides(db=str(tmp_path / "shared.sqlite"), generations=1)
+    _run(first)
+    shutil.copy(first.db_path, tmp_path / "straight.sqlite")
+    second = first.replace(name="second", seed=first.seed + 1)
+
+    with monkeypatch.context() as patch:
+        _interrupt_first_job(patch)
+        with pytest.raises(KeyboardInterrupt):
+            _run(second)
+    _run(second)
+    _run(second.with_overrides(db=str(tmp_path / "straight.sqlite")))
+
+    resumed = _genomes(second.db_path, "second")
+    straight = _genomes(tmp_path / "straight.sqlite", "second")
+    assert resumed == straight
+    # Everything but the measured seconds.
+    resumed_scores = [row[:4] for row in _evaluations(second.db_path, "second")]
+    straight_scores = [row[:4] for row in _evaluations(tmp_path / "straight.sqlite", "second")]
+    assert resumed_scores == straight_scores
