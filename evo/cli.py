@@ -9,11 +9,11 @@ from __future__ import annotations
 import logging
 import signal
 import sys
-from pathlib import Path
 
 import click
 
 from evo.config import CampaignConfig, ConfigError, load_config, load_preset, preset_names
+from evo.messages import resume_command
 
 log = logging.getLogger("evo")
 
@@ -177,14 +177,14 @@ def _run_campaign(config: CampaignConfig, quiet: bool, verbose: int = 0) -> None
             summary = Campaign(config, store, progress=not quiet).run()
             several = len(store.campaigns()) > 1
     except ExecutorError as error:
-        hint = f" with: evo resume {path} --campaign {config.name}" if error.resumable else ""
+        hint = f" with: {resume_command(path, config.name)}" if error.resumable else ""
         raise UserError(f"{error}{hint}") from None
     except (ConfigError, StoreError, TaskError, BudgetError, GenomeError, CampaignRunningError) as error:
         raise UserError(str(error)) from None
     except KeyboardInterrupt:
         _mark_stopped(path, config.name)
         click.echo(f"\ninterrupted; the last committed generation is kept. Continue with: "
-                   f"evo resume {path} --campaign {config.name}", err=True)
+                   f"{resume_command(path, config.name)}", err=True)
         # The shell's convention, 128 + the signal number: 130 for Ctrl-C, 143 for SIGTERM.
         sys.exit(128 + _received_signal[0])
     finally:
@@ -205,14 +205,22 @@ def _raise_keyboard_interrupt(signum, frame) -> None:
 
 
 def _mark_stopped(path, name: str) -> None:
-    """Record that the campaign stopped, so readers can tell it from a running one."""
+    """Record that the campaign stopped, so readers can tell it from a running one.
+
+    Campaign.run marks it itself while it holds the run lock. This covers an interruption
+    that its marking missed, and takes the lock first: once the engine released it, another
+    engine may have resumed the campaign, which must then stay ``running``.
+    """
+    from evo.run_lock import CampaignRunningError, RunLock
     from populations import Store, StoreError
 
     try:
-        with Store(path) as store:
+        with RunLock(path, name), Store(path) as store:
             campaign = store.campaign(name)
             if campaign is not None and campaign["status"] == "running":
                 store.set_campaign_status(campaign["id"], "stopped")
+    except CampaignRunningError:
+        log.debug("campaign %r in %s is run by another engine now; its status is left as it is", name, path)
     except (StoreError, OSError) as error:
         log.warning("could not mark campaign %r as stopped in %s: %s", name, path, error)
 

@@ -4,8 +4,16 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import shlex
 from collections.abc import Mapping
 from typing import Any
+
+
+def resume_command(db: str | os.PathLike[str], campaign: str | None = None) -> str:
+    """Return the ``evo resume`` command for a database, quoted so that it can be pasted into a shell."""
+    command = f"evo resume {shlex.quote(str(db))}"
+    return command if campaign is None else f"{command} --campaign {shlex.quote(campaign)}"
 
 
 def toml_value(value: Any) -> str:

@@ -16,6 +16,7 @@ from typing import Any
 
 import click
 
+from evo.messages import resume_command
 from evo.run_lock import lock_holder
 
 # Hypervolume values shown in the trend line, newest last.
@@ -119,7 +120,7 @@ def _format_duration(seconds: float) -> str:
 
 def _status_text(summary: dict[str, Any]) -> str:
     if summary["stored_status"] == "running" and summary["status"] != "running":
-        return f"stopped without a clean exit; continue with evo resume {summary['db']}"
+        return f"stopped without a clean exit; continue with {resume_command(summary['db'])}"
     engine = summary["engine"]
     if summary["status"] == "running" and engine.get("pid") is not None:
         return f"running, PID {engine['pid']} on {engine.get('host', '?')}"

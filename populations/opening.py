@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shlex
 import sqlite3
 from pathlib import Path
 
@@ -152,7 +153,7 @@ def _check_schema_version(version: int, path: Path, *, readonly: bool) -> None:
     if readonly:
         raise SchemaVersionError(
             f"{path} uses schema version {version}, which must be upgraded to version {SCHEMA_VERSION} "
-            f"before it can be read. Open it for writing once, for example with `evo resume {path}`, "
+            f"before it can be read. Open it for writing once, for example with `evo resume {shlex.quote(str(path))}`, "
             "which upgrades it in place."
         )
 

@@ -6,6 +6,7 @@ import contextlib
 import json
 import logging
 import os
+import shlex
 import sqlite3
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
@@ -145,7 +146,7 @@ class Store:
             raise DatabaseLockedError(
                 f"{self.path} stayed locked by another connection for longer than {self.timeout:g} s "
                 f"({error}). Close the program that holds a write transaction on it (a sqlite3 shell, "
-                f"a script, a second engine), then continue with: evo resume {self.path}"
+                f"a script, a second engine), then continue with: evo resume {shlex.quote(str(self.path))}"
             ) from error
 
     def _require_writable(self) -> None:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import math
+import shlex
 
 import pytest
 
 from evo.config import ConfigError, load_config
-from evo.messages import toml_value
+from evo.messages import resume_command, toml_value
 
 
 @pytest.mark.parametrize(("value", "written"), [
@@ -43,3 +44,12 @@ def test_config_error_shows_toml_value(tmp_path, setting, message):
         load_config(path)
 
     assert message in str(raised.value)
+
+
+@pytest.mark.parametrize("db, campaign", [("runs/smoke.sqlite", "smoke"), ("/tmp/my runs/d b.sqlite", "it's mine"),
+                                          ("plain.sqlite", None)])
+def test_resume_command_pastes_into_shell(db, campaign):
+    command = resume_command(db, campaign)
+
+    expected = ["evo", "resume", db] + ([] if campaign is None else ["--campaign", campaign])
+    assert shlex.split(command) == expected

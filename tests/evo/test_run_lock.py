@@ -207,3 +207,20 @@ def test_interrupted_campaign_is_stopped_before_lock_release(tmp_path, monkeypat
 
     assert status_at_release == ["stopped"]
     assert query(db, "SELECT number FROM generations") == [(0,)]
+
+
+def test_cli_marking_skips_campaign_locked_elsewhere(tmp_path):
+    """The CLI's fallback marking leaves a campaign alone that another engine holds."""
+    from evo.cli import _mark_stopped
+
+    db = tmp_path / "runs.sqlite"
+    with Store(db) as store:
+        campaign_id = store.create_campaign("smoke", {}, 1)
+        store.set_campaign_status(campaign_id, "running")
+
+    with RunLock(db, "smoke"):
+        _mark_stopped(db, "smoke")
+        assert query(db, "SELECT status FROM campaigns") == [("running",)]
+
+    _mark_stopped(db, "smoke")
+    assert query(db, "SELECT status FROM campaigns") == [("stopped",)]
