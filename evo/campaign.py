@@ -50,7 +50,7 @@ from genomes.shapes import count_flops
 from genomes import GenomeError, InnovationCounter
 from operators import Operator, get_operator
 from populations import Store, StoreError
-from populations.records import EncodedJSON, encode_metrics, fast_json
+from populations.records import EncodedJSON, encode_metrics, fast_json, plain_json_value
 from populations.weights import WeightsNotFoundError, load_weights, save_weights, weights_by_hash
 
 log = logging.getLogger(__name__)
@@ -185,13 +185,14 @@ def global_rng_states() -> str:
 
 
 def plain_state(state: dict[str, Any]) -> dict[str, Any]:
-    """Return the generation state as plain JSON data: NumPy integers as ints, tuples as lists.
+    """Return the generation state as plain JSON data: NumPy values as Python ones, tuples as lists.
 
     The engine keeps using the returned dict, so a resumed run, which reads the state back
-    from the file, sees the same values as the run that wrote it.
+    from the file, gets the same values as the run that wrote it. The generator state contains
+    128-bit integers, which orjson rejects, so the json module encodes most states.
     """
     text = fast_json(state)
-    return json.loads(json.dumps(state, default=int)) if text is None else orjson.loads(text)
+    return json.loads(json.dumps(state, default=plain_json_value)) if text is None else orjson.loads(text)
 
 
 def restore_global_rng_states(encoded: str) -> None:
@@ -309,7 +310,7 @@ class Campaign:
                 raise
 
     def _mark_stopped(self) -> None:
-        """Set the campaign's status to ``stopped`` if it is ``running``; log, never raise, on failure."""
+        """Set the campaign's status to ``stopped`` if it is ``running``, logging a store or SQLite error instead of raising it."""
         if self.campaign_id is None:
             return
         try:

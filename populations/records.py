@@ -49,7 +49,7 @@ def plain_json_value(value: Any) -> Any:
 
 
 def _all_finite(value: Any) -> bool:
-    """Return whether value holds no NaN or infinity, looking inside dicts, lists and tuples."""
+    """Return whether value contains no NaN or infinity, looking inside dicts, lists and tuples."""
     if isinstance(value, float):
         return math.isfinite(value)
     if isinstance(value, dict):
@@ -61,6 +61,12 @@ def _all_finite(value: Any) -> bool:
     return True
 
 
+# Dataclasses, dates and times, and subclasses of str, int, dict and list go to the default
+# function, as they do with the json module: plain_json_value rejects the first two, and
+# the json module then encodes the subclasses. orjson would otherwise write them itself.
+_ORJSON_OPTIONS = orjson.OPT_PASSTHROUGH_DATACLASS | orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_SUBCLASS
+
+
 def fast_json(value: Any) -> str | None:
     """Encode value as compact JSON text with orjson, or return None to leave it to the json module.
 
@@ -68,10 +74,13 @@ def fast_json(value: Any) -> str | None:
     text reads back to the same values. It writes NaN and infinity as null, so a text with a
     null is checked for them, and it rejects keys that are not strings and integers beyond
     64 bits. In those cases the caller's ``json.dumps`` decides: it keeps or rejects NaN as
-    the caller asks, and writes other keys as strings.
+    the caller requests, and writes other keys as strings.
+
+    NOTE: orjson still writes Enum members (as their values) and UUIDs (as text), which the
+    json module rejects, and it does not look for NaN inside an Enum's value.
     """
     try:
-        data = orjson.dumps(value, default=plain_json_value)
+        data = orjson.dumps(value, default=plain_json_value, option=_ORJSON_OPTIONS)
     except TypeError:  # orjson.JSONEncodeError is a TypeError
         return None
     if b"null" in data and not _all_finite(value):

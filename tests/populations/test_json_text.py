@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import datetime
 import json
 import math
 
@@ -25,6 +27,11 @@ values = st.recursive(
                                st.tuples(children, children)),
     max_leaves=20,
 )
+
+
+@dataclasses.dataclass
+class Point:
+    x: float
 
 
 def same_values(first, second) -> bool:
@@ -55,9 +62,17 @@ def test_fast_text_reads_back_as_the_json_module_text(value):
     {1: 2},
     2**64,
     {"n": np.float32("inf"), "x": None},
+    {"point": Point(math.nan)},
+    {"at": datetime.datetime(2026, 12, 5)},
 ])
 def test_values_that_orjson_would_change_are_left_to_the_json_module(value):
     assert fast_json(value) is None
+
+
+def test_types_json_rejects_stay_rejected():
+    with pytest.raises(StoreError, match="Point is not JSON-serialisable"):
+        encode_json({"point": Point(math.nan)}, "metrics")
+    assert encode_metrics({"at": datetime.date(2026, 12, 5)}) is None
 
 
 def test_strict_encoding_still_rejects_nan_next_to_a_null():
