@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import heapq
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any, Callable, Iterable, Mapping
 
@@ -182,10 +182,11 @@ class Genome:
     nodes: tuple[Node, ...]
     output: int
     head: str = "flatten"
-    _index: Mapping[int, Node] = field(init=False, repr=False, compare=False, hash=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "nodes", tuple(self.nodes))
+        # The node index is an attribute, not a field, so that dataclasses.asdict() and
+        # fields() see only the genome's own data.
         object.__setattr__(self, "_index", MappingProxyType({n.id: n for n in self.nodes}))
         object.__setattr__(self, "_memo", {})
 

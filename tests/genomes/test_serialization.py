@@ -1,6 +1,7 @@
 """JSON codec of Genome: round trips keep equality and hash, bad documents raise InvalidGenomeError."""
 
 import copy
+import dataclasses
 import json
 import pickle
 
@@ -137,3 +138,12 @@ def test_pickle_and_deepcopy_round_trip(genome):
         assert copied.to_dict() == genome.to_dict()
         assert copied.canonical_hash() == expected_hash
         assert dict(copied._index) == {node.id: node for node in copied.nodes}
+
+
+def test_asdict_lists_genome_fields():
+    genome = zoo.build_seed("small_cnn", (1, 8, 8), 10)
+
+    data = dataclasses.asdict(genome)
+
+    assert list(data) == ["nodes", "output", "head"]
+    assert [node["id"] for node in data["nodes"]] == list(genome.ids)
