@@ -56,8 +56,8 @@ EXECUTOR_FORMS = "serial, process, dask-local:N or dask://HOST:PORT"
 class ExecutorError(ValueError):
     """An executor specification is invalid, or its cluster cannot be reached.
 
-    ``resumable`` is True when the campaign stopped at a cluster failure and can go on from its
-    last committed generation once the cluster is back; the CLI then adds the resume command.
+    ``resumable`` is True when the campaign stopped at a cluster failure. It can then go on from
+    its last committed generation once the cluster is back, so the CLI adds the resume command.
     """
 
     def __init__(self, message: str, *, resumable: bool = False):

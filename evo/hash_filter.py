@@ -6,7 +6,7 @@ those lookups in memory: a hash it has never seen is certainly not in the file, 
 is skipped. A hash it may have seen still goes to the file, so results stay exact.
 
 The filter has a fixed size, so memory stays flat however long a campaign runs. With
-2**23 bits and 4 probes, about 2% of absent hashes pass as "maybe" once the file holds a
+2**23 bits and 4 probes, about 2% of absent hashes pass as "maybe" once the file contains a
 million individuals, and nearly none below a hundred thousand; those only cost the query
 that the filter would otherwise have saved.
 """

@@ -693,7 +693,7 @@ class Store:
         (objectives gathered in an `objectives` dict, metrics decoded) plus the
         individual's campaign_id. Returns None when no such evaluation exists.
         """
-        # The engine asks this for every new child, and usually finds nothing. A plain cursor
+        # The engine calls this for every new child, and usually finds nothing. A plain cursor
         # costs about half of what sqlite-utils' query() costs for that empty answer.
         cursor = self._db.conn.execute(
             "SELECT e.*, i.campaign_id FROM evaluations AS e"

@@ -171,7 +171,7 @@ def test_resume_below_last_generation_rejected(tmp_path):
     assert query(db, "SELECT MAX(number) FROM generations")[0][0] == 2
 
 
-def test_interrupted_campaign_is_stopped_before_lock_release(tmp_path, monkeypatch):
+def test_ctrl_c_marks_stopped_before_release(tmp_path, monkeypatch):
     """Ctrl-C writes ``stopped`` while the engine still holds the lock.
 
     Written after the release, it could land on a campaign that a second engine has just
@@ -209,7 +209,7 @@ def test_interrupted_campaign_is_stopped_before_lock_release(tmp_path, monkeypat
     assert query(db, "SELECT number FROM generations") == [(0,)]
 
 
-def test_cli_marking_skips_campaign_locked_elsewhere(tmp_path):
+def test_cli_marking_skips_locked_campaign(tmp_path):
     """The CLI's fallback marking leaves a campaign alone that another engine holds."""
     from evo.cli import _mark_stopped
 
