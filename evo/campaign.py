@@ -185,6 +185,13 @@ def global_rng_states() -> str:
     return base64.b64encode(zlib.compress(orjson.dumps(states), 1)).decode()
 
 
+def mark_stopped(store: Store, name: str) -> None:
+    """Set the named campaign's status to ``stopped`` if it is ``running``. Hold its run lock to call it."""
+    campaign = store.campaign(name)
+    if campaign is not None and campaign["status"] == "running":
+        store.set_campaign_status(campaign["id"], "stopped")
+
+
 def plain_state(state: dict[str, Any]) -> dict[str, Any]:
     """Return the generation state as plain JSON data: NumPy values as Python ones, tuples as lists.
 
@@ -315,9 +322,7 @@ class Campaign:
         if self.campaign_id is None:
             return
         try:
-            campaign = self.store.campaign(self.config.name)
-            if campaign is not None and campaign["status"] == "running":
-                self.store.set_campaign_status(self.campaign_id, "stopped")
+            mark_stopped(self.store, self.config.name)
         except (StoreError, sqlite3.Error) as error:
             log.warning("could not mark campaign %r as stopped in %s: %s", self.config.name, self.store.path, error)
 
@@ -791,10 +796,14 @@ class Campaign:
         if stored is not None:
             self.weights[child.id] = stored
 
-    def _stored_evaluation(self, genome_hash: str) -> dict[str, Any] | None:
+    def _stored_evaluation(self, genome_hash: str, task_key: str | None = None) -> dict[str, Any] | None:
+        """Return the stored ``ok`` evaluation of this hash with every objective, or None.
+
+        task_key defaults to the campaign's; successive halving passes the key of a rung.
+        """
         if genome_hash not in self.stored_hashes:
             return None
-        row = self.store.evaluation_for_hash(genome_hash, self.task_key)
+        row = self.store.evaluation_for_hash(genome_hash, task_key or self.task_key)
         if row is None:
             return None
         objectives = {k: float(v) for k, v in row["objectives"].items() if k in self.objective_names and v is not None}

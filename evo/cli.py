@@ -211,14 +211,13 @@ def _mark_stopped(path, name: str) -> None:
     that its marking missed, and takes the lock first: once the engine released it, another
     engine may have resumed the campaign, which must then stay ``running``.
     """
+    from evo.campaign import mark_stopped
     from evo.run_lock import CampaignRunningError, RunLock
     from populations import Store, StoreError
 
     try:
         with RunLock(path, name), Store(path) as store:
-            campaign = store.campaign(name)
-            if campaign is not None and campaign["status"] == "running":
-                store.set_campaign_status(campaign["id"], "stopped")
+            mark_stopped(store, name)
     except CampaignRunningError:
         log.debug("campaign %r in %s is run by another engine now; its status is left as it is", name, path)
     except (StoreError, OSError) as error:

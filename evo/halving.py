@@ -157,7 +157,7 @@ def _evaluate_rung(campaign: Campaign, candidates: list[Individual], number: int
     parents = {ind.id: ind for ind in campaign.population}
     jobs = []
     for child in candidates:
-        reuse = _stored_evaluation(campaign, child.genome_hash, task_key)
+        reuse = campaign._stored_evaluation(child.genome_hash, task_key)
         if reuse is not None:
             _add_rung(child, history, {**reuse, "status": "cached", "seconds": 0.0}, rung, steps)
             if inherit:
@@ -206,21 +206,6 @@ def _add_rung(child: Individual, history: dict[int, list[dict[str, Any]]], recor
     record = {**record, "metrics": {**record.get("metrics", {}), "rung": rung, "rung_steps": steps[rung]}}
     history[child.id].append(record)
     child.record = record
-
-
-def _stored_evaluation(campaign: Campaign, genome_hash: str, task_key: str) -> dict[str, Any] | None:
-    """Return the stored ``ok`` evaluation of this hash under ``task_key`` with every objective, or None."""
-    if genome_hash not in campaign.stored_hashes:
-        return None
-    row = campaign.store.evaluation_for_hash(genome_hash, task_key)
-    if row is None:
-        return None
-    names = campaign.objective_names
-    objectives = {k: float(v) for k, v in row["objectives"].items() if k in names and v is not None}
-    if set(objectives) != set(names):
-        return None
-    return {"status": "ok", "objectives": objectives, "metrics": row.get("metrics") or {},
-            "error": None, "seconds": 0.0}
 
 
 def rung_rows(campaign: Campaign, children: list[Individual], rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
