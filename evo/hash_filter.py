@@ -7,8 +7,8 @@ is skipped. A hash it may have seen still goes to the file, so results stay exac
 
 The filter has a fixed size, so memory stays flat however long a campaign runs. With
 2**23 bits and 4 probes, about 2% of absent hashes pass as "maybe" once the file contains a
-million individuals, and nearly none below a hundred thousand; those only cost the query
-that the filter would otherwise have saved.
+million individuals, and nearly none below a hundred thousand. Such a false "maybe" only
+costs the query that the filter would otherwise have saved.
 """
 
 from __future__ import annotations

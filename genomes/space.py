@@ -90,9 +90,9 @@ class SearchSpace:
         # Keyed by identity. The entry contains the space, so no other object can get its id
         # while the entry exists.
         key = ("violation", id(self))
-        kept = genome._memo.get(key)
-        if kept is not None and kept[0] is self:
-            return kept[1]
+        stored = genome._memo.get(key)
+        if stored is not None and stored[0] is self:
+            return stored[1]
         problem = self._violation(genome)
         genome._memo[key] = (self, problem)
         return problem

@@ -694,7 +694,7 @@ class Store:
         individual's campaign_id. Returns None when no such evaluation exists.
         """
         # The engine calls this for every new child, and usually finds nothing. A plain cursor
-        # costs about half of what sqlite-utils' query() costs for that empty answer.
+        # costs about half of what sqlite-utils' query() costs for that empty result.
         cursor = self._db.conn.execute(
             "SELECT e.*, i.campaign_id FROM evaluations AS e"
             " JOIN individuals AS i ON i.id = e.individual_id"
